@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources that assemble the secure API platform, one per tier."""
