@@ -294,8 +294,9 @@ SECRET_KEYS: tuple[str, ...] = ("oauthClientSecret",)
 
 
 def _describe(error: dict[str, Any]) -> str:
-    field = error["loc"][0] if error["loc"] else None
-    key = Settings.model_fields[str(field)].alias if field in Settings.model_fields else None
+    loc = str(error["loc"][0]) if error["loc"] else None
+    aliases = {f.alias for f in Settings.model_fields.values()}
+    key = loc if loc in aliases else (Settings.model_fields[loc].alias if loc in Settings.model_fields else None)
     msg = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
         return f"{key}: is not set (Pulumi.yaml must declare it with a default)"
