@@ -10,12 +10,14 @@ Invalid input fails with a single SettingsError listing every offending key and 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
+import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from components._cidr import MAX_AZS, CidrPlanError, plan_tiers
@@ -158,8 +160,6 @@ class Settings(BaseModel):
     @field_validator("allowed_source_cidrs")
     @classmethod
     def _cidrs(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        import ipaddress
-
         for c in v:
             try:
                 net = ipaddress.ip_network(c, strict=True)
@@ -313,7 +313,8 @@ def settings_from_mapping(stack: str, raw: Mapping[str, Any]) -> Settings:
     """
     values: dict[str, Any] = {"stack": stack}
     problems: list[str] = []
-    for key, value in raw.items():
+    for key, given in raw.items():
+        value = given
         if key in SECRET_KEYS:
             continue
         if key not in CONFIG_KEYS:
@@ -352,8 +353,6 @@ def load_settings(get: Callable[[str], str | None], stack: str) -> Settings:
 
 def pulumi_config_reader() -> Callable[[str], str | None]:
     """A reader over the running stack's pulumi.Config (project keys and ``aws:`` keys)."""
-    import pulumi
-
     project_cfg = pulumi.Config()
     aws_cfg = pulumi.Config("aws")
 

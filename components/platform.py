@@ -1,0 +1,57 @@
+"""The whole platform for one stack: the tiers wired together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.encryption import Encryption, EncryptionArgs
+from components.network import Network, NetworkArgs
+from components.settings import Settings
+
+
+@dataclass
+class PlatformArgs:
+    settings: Settings
+    """Validated settings of the stack being deployed."""
+    oauth_client_secret: pulumi.Output[str] | None = None
+    """External API client secret from `pulumi config set --secret oauthClientSecret` (None: not set)."""
+
+
+class SecureApiPlatform(pulumi.ComponentResource):
+    """Creates, in dependency order: the KMS keys, the VPC tiers, the backend services, the API edge and the
+    monitoring baseline, and exposes what users of the stack need (its outputs)."""
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:index:SecureApiPlatform", name, None, opts)
+        s = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        self.account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
+
+        self.encryption = Encryption(f"{name}-keys", EncryptionArgs(s, self.account_id), child)
+        self.network = Network(
+            f"{name}-network", NetworkArgs(s, self.encryption.logs_key, self.account_id), child
+        )
+        self.outputs: dict[str, pulumi.Input[object]] = {
+            "environment": s.environment,
+            "region": s.region,
+            "account_id": self.account_id,
+            "keys": {
+                "data": self.encryption.data_key.arn,
+                "logs": self.encryption.logs_key.arn,
+                "secrets": self.encryption.secrets_key.arn,
+            },
+            "network": {
+                "vpc_id": self.network.vpc.id,
+                "security_group_ids": {
+                    "app": self.network.app_security_group.id,
+                    "endpoints": self.network.endpoint_security_group.id,
+                    "database": self.network.database_security_group.id,
+                },
+                "flow_log_group": self.network.flow_log_group.name,
+            },
+            "allowed_public_ports": [443],
+        }
+        self.register_outputs(self.outputs)
