@@ -1,0 +1,1 @@
+"""Outside-in probe of the deployed API endpoint (`python -m audit probe`)."""
