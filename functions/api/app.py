@@ -97,9 +97,7 @@ def _create_partner(event: dict[str, Any], request_id: str | None) -> dict[str, 
 def _get(event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
     customer_id = _jwt_customer(event)
     order_id = validation.order_id(event)
-    order = runtime.current().db.transaction(
-        lambda conn: orders.get_for_customer(conn, order_id, customer_id)
-    )
+    order = runtime.current().db.transaction(lambda conn: orders.get_for_customer(conn, order_id, customer_id))
     if order is None:
         # Same answer for "does not exist" and "belongs to someone else": ids are not an oracle.
         raise HttpError(404, "not_found", "order not found")

@@ -71,9 +71,7 @@ def build_ssl_context(cafile: str) -> ssl.SSLContext:
     if not cafile:
         raise ConfigError("DB_SSL_ROOT_CERT must name the CA bundle file; refusing to connect without it")
     if not os.path.isfile(cafile) or not os.access(cafile, os.R_OK):
-        raise ConfigError(
-            f"DB_SSL_ROOT_CERT file {cafile!r} is missing or unreadable; refusing to connect without it"
-        )
+        raise ConfigError(f"DB_SSL_ROOT_CERT file {cafile!r} is missing or unreadable; refusing to connect without it")
     try:
         # With cafile given, create_default_context loads only that bundle (not the system store),
         # so a certificate from any other CA is rejected.

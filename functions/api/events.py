@@ -21,7 +21,7 @@ MAX_ENTRIES_PER_CALL = 10
 
 # Short timeouts and few retries: the api answers the client after publishing, and an order that could
 # not be published is not lost (it stays in the outbox for reconcile), so waiting longer buys little.
-_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 2})
+_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
 
 
 def make_client(settings: EventSettings) -> Any:
@@ -59,9 +59,7 @@ class Publisher:
             try:
                 response = self.client.put_events(Entries=[self._entry(order) for order in chunk])
             except Exception as exc:  # any failure means "not published"; reconcile retries
-                LOG.warning(
-                    "PutEvents failed (%s); %d order(s) left in the outbox", type(exc).__name__, len(chunk)
-                )
+                LOG.warning("PutEvents failed (%s); %d order(s) left in the outbox", type(exc).__name__, len(chunk))
                 continue
             entries = response.get("Entries", [])
             failed = int(response.get("FailedEntryCount", 0))
@@ -71,9 +69,7 @@ class Publisher:
                 continue
             for order, entry in zip(chunk, entries, strict=False):
                 if entry.get("ErrorCode") or not entry.get("EventId"):
-                    LOG.warning(
-                        "PutEvents rejected order %s: %s", order.id, entry.get("ErrorCode", "no EventId")
-                    )
+                    LOG.warning("PutEvents rejected order %s: %s", order.id, entry.get("ErrorCode", "no EventId"))
                 else:
                     accepted.append(order)
         return accepted

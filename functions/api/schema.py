@@ -34,8 +34,7 @@ STATEMENTS = (
     )
     """,
     # Listing a customer's orders newest first, with keyset pagination on (created_at, id).
-    "CREATE INDEX IF NOT EXISTS orders_customer_created_idx"
-    " ON orders (customer_id, created_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS orders_customer_created_idx ON orders (customer_id, created_at DESC, id DESC)",
     # The outbox: reconcile scans only the unpublished rows.
     "CREATE INDEX IF NOT EXISTS orders_unpublished_idx ON orders (created_at) WHERE NOT published",
 )

@@ -62,9 +62,7 @@ def json_body(event: dict[str, Any]) -> dict[str, Any]:
     content_type = header(event, "content-type") or ""
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/json":
-        raise HttpError(
-            415, "unsupported_media_type", "Content-Type must be application/json", field="Content-Type"
-        )
+        raise HttpError(415, "unsupported_media_type", "Content-Type must be application/json", field="Content-Type")
     raw = event.get("body")
     if raw is None or raw == "":
         raise bad_request("body", "request body is required")
@@ -78,9 +76,7 @@ def json_body(event: dict[str, Any]) -> dict[str, Any]:
     else:
         data = raw.encode("utf-8", errors="surrogatepass")
     if len(data) > MAX_BODY_BYTES:
-        raise HttpError(
-            413, "payload_too_large", f"request body must be at most {MAX_BODY_BYTES} bytes", "body"
-        )
+        raise HttpError(413, "payload_too_large", f"request body must be at most {MAX_BODY_BYTES} bytes", "body")
     try:
         parsed = json.loads(
             data.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant

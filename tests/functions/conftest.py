@@ -77,8 +77,7 @@ def _find_pg_bin_dir() -> Path:
             return 0.0
 
     candidates += [
-        Path(p).parent
-        for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=version_of, reverse=True)
+        Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=version_of, reverse=True)
     ]
     for directory in candidates:
         if all((directory / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
@@ -158,9 +157,7 @@ def _start_postgres(
         kwargs: dict[str, Any] = {}
         if owner is not None:
             kwargs = {"user": owner.pw_uid, "group": owner.pw_gid, "extra_groups": []}
-        result = subprocess.run(
-            cmd, cwd=base, capture_output=True, text=True, timeout=60, check=False, **kwargs
-        )
+        result = subprocess.run(cmd, cwd=base, capture_output=True, text=True, timeout=60, check=False, **kwargs)
         if result.returncode != 0:
             log = log_file.read_text() if log_file.exists() else ""
             pytest.fail(
@@ -292,7 +289,7 @@ class ProgrammableHTTPSServer:
     (set with `default(path, reply_or_callable)`) answers; unknown paths get 404.
     """
 
-    def __init__(self, test_ca: trustme.CA, hostname: str = "127.0.0.1") -> None:
+    def __init__(self, cert: trustme.LeafCert, hostname: str = "127.0.0.1") -> None:
         self.received: list[Received] = []
         self._queues: dict[str, deque[Reply]] = {}
         self._defaults: dict[str, Reply | Responder] = {}
@@ -329,13 +326,13 @@ class ProgrammableHTTPSServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        cert = test_ca.issue_cert(hostname)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cert.configure_cert(context)
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = int(self.httpd.server_address[1])
         self.base_url = f"https://{hostname}:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval so shutdown() at teardown returns quickly.
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
 
     def _next_reply(self, path: str, request: Received) -> Reply:
@@ -348,6 +345,16 @@ class ProgrammableHTTPSServer:
         if default is None:
             return Reply(404, {"error": "no such path"})
         return default(request) if callable(default) else default
+
+    @staticmethod
+    def reply(
+        status: int = 200,
+        body: bytes | str | dict[str, Any] | list[Any] = b"",
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+    ) -> Reply:
+        """Build a Reply (so test modules need not import conftest)."""
+        return Reply(status, body, headers or {}, delay)
 
     def script(self, path: str, *replies: Reply) -> None:
         with self._lock:
@@ -369,9 +376,15 @@ class ProgrammableHTTPSServer:
         self.httpd.server_close()
 
 
+@pytest.fixture(scope="session")
+def https_server_cert(test_ca: trustme.CA) -> trustme.LeafCert:
+    # Issued once: generating a key per test would cost more than the tests themselves.
+    return test_ca.issue_cert("127.0.0.1")
+
+
 @pytest.fixture
-def https_server(test_ca: trustme.CA) -> Iterator[ProgrammableHTTPSServer]:
-    server = ProgrammableHTTPSServer(test_ca)
+def https_server(https_server_cert: trustme.LeafCert) -> Iterator[ProgrammableHTTPSServer]:
+    server = ProgrammableHTTPSServer(https_server_cert)
     try:
         yield server
     finally:

@@ -77,9 +77,9 @@ class Bus:
     def received(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         for _ in range(20):  # bounded drain
-            batch = self.sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not batch:
                 break
             for message in batch:
@@ -96,9 +96,7 @@ def moto_bus() -> Iterator[Bus]:
         sqs = boto3.client("sqs", region_name=REGION)
         events.create_event_bus(Name=BUS)
         queue_url = sqs.create_queue(QueueName="orders")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(
             Name="orders-to-queue",
             EventBusName=BUS,

@@ -34,9 +34,7 @@ def test_create_then_read_and_list(api, make_event, invoke):
     stored = api.sql("SELECT customer_id, sku, quantity FROM orders WHERE id = :id", id=uuid.UUID(created["id"]))
     assert stored == [["customer-a", "SKU-1", 3]]
 
-    status, _, fetched = invoke(
-        app.handler, make_event("GET", "/orders/{id}", path_params={"id": created["id"]})
-    )
+    status, _, fetched = invoke(app.handler, make_event("GET", "/orders/{id}", path_params={"id": created["id"]}))
     assert (status, fetched) == (200, created)
 
     status, _, listing = invoke(app.handler, make_event("GET", "/orders"))
@@ -134,7 +132,11 @@ def test_missing_principal_is_refused(api, make_event, invoke):
 
 def test_partner_orders_belong_to_the_api_key(api, make_event, invoke):
     ev = make_event(
-        "POST", "/partner/orders", body=ORDER, headers={"Idempotency-Key": "k-1"}, principal=None,
+        "POST",
+        "/partner/orders",
+        body=ORDER,
+        headers={"Idempotency-Key": "k-1"},
+        principal=None,
         api_key_id="key123",
     )
     status, _, created = invoke(app.handler, ev)
