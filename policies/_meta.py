@@ -1,0 +1,204 @@
+"""Policy metadata in one place, and the adapter to pulumi_policy Policy objects.
+
+A policy is a plain function decorated with ``@resource_policy(...)`` or ``@stack_policy(...)``.
+The decorator records the metadata (name, description, severity, control ids, remediation,
+config schema with defaults) and turns the function into a ``PolicyDef``; ``registry`` lists them.
+
+Resource policy functions receive ``(resource, config)`` and yield violation messages.
+Stack policy functions receive ``(stack, config)`` and yield ``(message, urn_or_None)``.
+Either may raise ``NotApplicable`` to report that the policy does not apply to this stack/resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from ._model import Resource, Stack, resource_from_args, resource_from_policy_resource
+
+ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[str]]
+StackCheck = Callable[[Stack, Mapping[str, Any]], Iterable[tuple[str, str | None]]]
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "integer": (int, float),
+    "number": (int, float),
+    "string": (str,),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+class NotApplicable(Exception):
+    """Raised by a policy function when the policy does not apply (reason is reported)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PolicyConfigError(ValueError):
+    """A policy's configuration value has the wrong type; the message names policy and setting."""
+
+
+@dataclass(frozen=True)
+class PolicyDef:
+    name: str
+    description: str
+    severity: Severity
+    controls: tuple[str, ...]
+    remediation: str
+    scope: Literal["resource", "stack"]
+    check: Callable[..., Iterable[Any]]
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    resource_types: tuple[str, ...] = ()
+    guarantee: bool = False
+    preview_note: str = ""
+
+    @property
+    def default_level(self) -> EnforcementLevel:
+        """Platform guarantees and critical/high controls block; medium/low advise by default."""
+        if self.guarantee or self.severity in (Severity.CRITICAL, Severity.HIGH):
+            return EnforcementLevel.MANDATORY
+        return EnforcementLevel.ADVISORY
+
+    def settings(self, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Schema defaults overlaid with the configured values, type-checked against the schema."""
+        values = {key: spec["default"] for key, spec in self.config.items()}
+        given: Mapping[str, Any] = overrides or {}
+        for key, value in given.items():
+            if key == "enforcementLevel":
+                continue
+            spec = self.config.get(key)
+            if spec is None:
+                raise PolicyConfigError(
+                    f"policy '{self.name}' has no setting '{key}' (known: {sorted(self.config) or 'none'})"
+                )
+            expected = _JSON_TYPES[spec["type"]]
+            if not isinstance(value, expected) or (spec["type"] != "boolean" and isinstance(value, bool)):
+                raise PolicyConfigError(
+                    f"policy '{self.name}' setting '{key}' must be {spec['type']}, got {value!r}"
+                )
+            if spec["type"] == "integer":
+                number = cast(float, value)  # isinstance-checked against int/float above
+                if number != int(number):
+                    raise PolicyConfigError(
+                        f"policy '{self.name}' setting '{key}' must be an integer, got {value!r}")
+                values[key] = int(number)  # protobuf Structs carry every number as a float
+            else:
+                values[key] = value
+        return values
+
+    def schema(self) -> PolicyConfigSchema | None:
+        if not self.config:
+            return None
+        return PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()})
+
+    def build(self) -> Policy:
+        """The pulumi_policy Policy object the analyzer runs."""
+        common: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "enforcement_level": self.default_level,
+            "config_schema": self.schema(),
+            "severity": self.severity,
+            "tags": list(self.controls),
+            "remediation_steps": self.remediation,
+        }
+        if self.scope == "resource":
+            return ResourceValidationPolicy(validate=self._validate_resource, **common)
+        return StackValidationPolicy(validate=self._validate_stack, **common)
+
+    def _validate_resource(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if self.resource_types and args.resource_type not in self.resource_types:
+            return
+        settings = self.settings(args.get_config())
+        resource = resource_from_args(args)
+        try:
+            messages = list(self.check(resource, settings))
+        except NotApplicable as exc:
+            args.not_applicable(exc.reason)
+            return
+        for message in messages:
+            report(message, None)
+
+    def _validate_stack(self, args: StackValidationArgs, report: ReportViolation) -> None:
+        settings = self.settings(args.get_config())
+        stack = Stack(resource_from_policy_resource(r) for r in args.resources)
+        try:
+            findings = list(self.check(stack, settings))
+        except NotApplicable as exc:
+            args.not_applicable(exc.reason)
+            return
+        for message, urn in findings:
+            report(message, urn)
+
+
+def _decorator(
+    scope: Literal["resource", "stack"],
+    *,
+    name: str,
+    description: str,
+    severity: Severity,
+    controls: Iterable[str],
+    remediation: str,
+    config: Mapping[str, Mapping[str, Any]] | None = None,
+    resource_types: Iterable[str] = (),
+    guarantee: bool = False,
+    preview_note: str = "",
+) -> Callable[[Callable[..., Iterable[Any]]], PolicyDef]:
+    for key, spec in (config or {}).items():
+        if "default" not in spec or spec.get("type") not in _JSON_TYPES or not spec.get("description"):
+            raise TypeError(f"policy '{name}' setting '{key}' needs a type, a description and a default")
+
+    def wrap(fn: Callable[..., Iterable[Any]]) -> PolicyDef:
+        if fn.__name__ != name.replace("-", "_"):
+            raise TypeError(f"policy function {fn.__name__} must be named after its policy '{name}'")
+        return PolicyDef(
+            name=name,
+            description=description,
+            severity=severity,
+            controls=tuple(controls),
+            remediation=remediation,
+            scope=scope,
+            check=fn,
+            config=dict(config or {}),
+            resource_types=tuple(resource_types),
+            guarantee=guarantee,
+            preview_note=preview_note,
+        )
+
+    return wrap
+
+
+def resource_policy(**kwargs: Any) -> Callable[[Callable[..., Iterable[Any]]], PolicyDef]:
+    return _decorator("resource", **kwargs)
+
+
+def stack_policy(**kwargs: Any) -> Callable[[Callable[..., Iterable[Any]]], PolicyDef]:
+    return _decorator("stack", **kwargs)
+
+
+def string_list(description: str, default: list[str]) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}, "description": description, "default": default}
+
+
+def integer(description: str, default: int, minimum: int = 0) -> dict[str, Any]:
+    return {"type": "integer", "minimum": minimum, "description": description, "default": default}
+
+
+def boolean(description: str, default: bool) -> dict[str, Any]:
+    return {"type": "boolean", "description": description, "default": default}

@@ -1,0 +1,143 @@
+"""S3 bucket policies (each bucket's companion configuration resources)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from pulumi_policy import Severity
+
+from . import _tokens as T
+from ._iam import PolicyDocumentError, parse, principal_is_public
+from ._meta import stack_policy, string_list
+from ._model import Resource, Stack
+from ._values import UNKNOWN, as_bool, as_list
+
+Finding = tuple[str, str | None]
+
+
+def _companions(stack: Stack, bucket: Resource, types: Iterable[str]) -> list[Resource]:
+    return stack.referrers(bucket, types, "bucket", ["bucket", "id"])
+
+
+def _each_bucket_needs(stack: Stack, types: Iterable[str], ok: Callable[[Resource], bool], what: str,
+                       exempt: Iterable[str] = ()) -> Iterator[Finding]:
+    types = tuple(types)
+    for bucket in stack.of_type(*T.S3_BUCKETS):
+        if bucket.name in exempt or bucket.get("bucket") in exempt:
+            continue
+        if not any(ok(c) for c in _companions(stack, bucket, types)):
+            yield f"The S3 bucket {bucket.label} has no {what}.", bucket.urn
+
+
+@stack_policy(
+    name="s3-bucket-public-access-block",
+    description="Every S3 bucket must block public access with all four settings.",
+    severity=Severity.HIGH,
+    controls=("S3.8", "CIS3 2.1.4", "CloudTrail.6", "AwsSolutions-S2"),
+    remediation="Create an `aws.s3.BucketPublicAccessBlock` for the bucket with block_public_acls, "
+    "block_public_policy, ignore_public_acls and restrict_public_buckets all true.",
+)
+def s3_bucket_public_access_block(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+    def ok(c: Resource) -> bool:
+        return all(c.get(f) is UNKNOWN or as_bool(c.get(f)) is True for f in flags)
+
+    yield from _each_bucket_needs(stack, [T.S3_PUBLIC_ACCESS_BLOCK], ok,
+                                  "BucketPublicAccessBlock with all four flags true")
+
+
+def _ssl_deny(document: Any) -> bool:
+    try:
+        statements = parse(document)
+    except PolicyDocumentError:
+        return False
+    if statements is None:
+        return True  # unknown at preview: decided at update
+    for st in statements:
+        cond = st.conditions.get("Bool")
+        if (st.effect == "Deny" and principal_is_public(st.principal) and isinstance(cond, dict)
+                and str(cond.get("aws:SecureTransport")).lower() == "false"
+                and any(a in ("s3:*", "*") for a in st.actions)):
+            return True
+    return False
+
+
+@stack_policy(
+    name="s3-bucket-ssl-only",
+    description="Every S3 bucket policy must deny requests that do not use TLS.",
+    severity=Severity.MEDIUM,
+    controls=("S3.5", "CIS3 2.1.1", "AwsSolutions-S10"),
+    remediation="Add a BucketPolicy statement: Deny, Principal '*', Action s3:*, Resource bucket ARN and "
+    "ARN/*, Condition Bool aws:SecureTransport 'false'.",
+    preview_note="Bucket policies built from outputs (the bucket ARN) are unknown at preview and pass until "
+    "update.",
+)
+def s3_bucket_ssl_only(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    for bucket in stack.of_type(*T.S3_BUCKETS):
+        documents = [bucket.get("policy")] if bucket.get("policy") is not None else []
+        documents += [p.get("policy") for p in _companions(stack, bucket, [T.S3_BUCKET_POLICY])]
+        if not any(_ssl_deny(d) for d in documents):
+            yield f"The S3 bucket {bucket.label} has no policy denying non-TLS (aws:SecureTransport=false) access.", \
+                bucket.urn
+
+
+@stack_policy(
+    name="s3-bucket-access-logging",
+    description="S3 buckets should have server access logging (except the log target buckets).",
+    severity=Severity.MEDIUM,
+    controls=("S3.9", "CloudTrail.7", "CIS3 3.4", "AwsSolutions-S1"),
+    remediation="Create an `aws.s3.BucketLogging` for the bucket with a separate `target_bucket`.",
+    config={"exemptBuckets": string_list("Bucket resource names or bucket names exempt (log targets).", [])},
+)
+def s3_bucket_access_logging(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    targets = {c.get("targetBucket") for c in stack.of_type(*T.S3_LOGGING)}
+    target_urns = set().union(*(c.prop_deps.get("targetBucket", set()) for c in stack.of_type(*T.S3_LOGGING)))
+    exempt = list(cfg["exemptBuckets"])
+    exempt += [b.name for b in stack.of_type(*T.S3_BUCKETS) if b.urn in target_urns or b.get("bucket") in targets]
+    yield from _each_bucket_needs(stack, T.S3_LOGGING, lambda c: True, "BucketLogging (server access logs)", exempt)
+
+
+@stack_policy(
+    name="s3-bucket-owner-enforced",
+    description="S3 buckets must disable ACLs (object ownership BucketOwnerEnforced).",
+    severity=Severity.MEDIUM,
+    controls=("S3.12",),
+    remediation="Create an `aws.s3.BucketOwnershipControls` with `rule.object_ownership='BucketOwnerEnforced'` "
+    "and no BucketAcl.",
+)
+def s3_bucket_owner_enforced(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from _each_bucket_needs(
+        stack, [T.S3_OWNERSHIP], lambda c: c.get("rule.objectOwnership") in ("BucketOwnerEnforced", UNKNOWN),
+        "BucketOwnershipControls with objectOwnership BucketOwnerEnforced")
+    for acl in stack.of_type(*T.S3_ACL):
+        yield f"The {acl.label} manages access with ACLs; use bucket policies instead.", acl.urn
+    for bucket in stack.of_type(*T.S3_BUCKETS):
+        if bucket.get("acl") not in (None, "private", UNKNOWN) or as_list(bucket.get("grants")):
+            yield f"The S3 bucket {bucket.label} sets an ACL or grants; use bucket policies instead.", bucket.urn
+
+
+@stack_policy(
+    name="s3-bucket-lifecycle",
+    description="S3 buckets should have a lifecycle configuration.",
+    severity=Severity.LOW,
+    controls=("S3.13",),
+    remediation="Create an `aws.s3.BucketLifecycleConfiguration` with at least one rule.",
+)
+def s3_bucket_lifecycle(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from _each_bucket_needs(stack, T.S3_LIFECYCLE, lambda c: bool(as_list(c.get("rules"))),
+                                  "BucketLifecycleConfiguration with rules")
+
+
+@stack_policy(
+    name="s3-bucket-versioning",
+    description="S3 buckets should have versioning enabled.",
+    severity=Severity.LOW,
+    controls=("S3.14",),
+    remediation="Create an `aws.s3.BucketVersioning` with `versioning_configuration.status='Enabled'`.",
+)
+def s3_bucket_versioning(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    yield from _each_bucket_needs(
+        stack, T.S3_VERSIONING,
+        lambda c: c.get("versioningConfiguration.status") in ("Enabled", UNKNOWN), "versioning Enabled")
