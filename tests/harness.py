@@ -108,7 +108,7 @@ class _Mocks(pulumi.runtime.Mocks):
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return self._call(args), None
+        return self._call(args), []
 
     def _call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":

@@ -1,0 +1,190 @@
+"""What the rendered network means, for every stack file."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from tests.conftest import rendered
+from tests.harness import Graph, Res, stack_config
+
+ANY = "0.0.0.0/0"
+SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+
+
+def tier_subnets(graph: Graph, tier: str) -> list[Res]:
+    return [r for r in graph.of_type("aws:ec2/subnet:Subnet") if r["tags"]["Tier"] == tier]
+
+
+def route_tables_of(graph: Graph, subnets: list[Res]) -> list[Res]:
+    tables = []
+    for assoc in graph.of_type("aws:ec2/routeTableAssociation:RouteTableAssociation"):
+        if any(graph.depends_on(assoc, sn) for sn in subnets):
+            (rt_urn,) = assoc.property_dependencies["routeTableId"]
+            tables.append(graph.by_urn(rt_urn))
+    return tables
+
+
+def routes_of(graph: Graph, table: Res) -> list[Res]:
+    return [r for r in graph.of_type("aws:ec2/route:Route") if table.urn in r.property_dependencies["routeTableId"]]
+
+
+def test_vpc_has_dns_for_private_endpoints(graph: Graph) -> None:
+    vpc = graph.one("aws:ec2/vpc:Vpc")
+    assert vpc["enableDnsSupport"] and vpc["enableDnsHostnames"]
+
+
+def test_three_tiers_one_subnet_per_az_none_assigns_public_ips(graph: Graph, stack: str) -> None:
+    azs = stack_config(stack)["azCount"]
+    for tier in ("public", "app", "data"):
+        subnets = tier_subnets(graph, tier)
+        assert len(subnets) == azs
+        assert len({s["availabilityZone"] for s in subnets}) == azs
+    assert all(s["mapPublicIpOnLaunch"] is False for s in graph.of_type("aws:ec2/subnet:Subnet"))
+
+
+def test_isolated_data_tier_has_no_route_out(graph: Graph) -> None:
+    data = tier_subnets(graph, "data")
+    tables = route_tables_of(graph, data)
+    assert len(tables) == len(data)
+    for table in tables:
+        assert routes_of(graph, table) == [], f"{table.name} routes somewhere"
+        assert not table.get("routes")  # no inline routes either
+
+
+def test_app_tier_leaves_only_through_nat(graph: Graph) -> None:
+    nats = graph.of_type("aws:ec2/natGateway:NatGateway")
+    for table in route_tables_of(graph, tier_subnets(graph, "app")):
+        (route,) = routes_of(graph, table)
+        assert route["destinationCidrBlock"] == ANY
+        assert any(graph.depends_on(route, nat) for nat in nats)
+        assert "gatewayId" not in route.inputs
+
+
+def test_nat_layout_follows_the_environment(stack: str) -> None:
+    graph = rendered(stack)
+    cfg = stack_config(stack)
+    expected = cfg["azCount"] if cfg["natGateways"] == "per-az" else 1
+    nats = graph.of_type("aws:ec2/natGateway:NatGateway")
+    assert len(nats) == expected
+    public = tier_subnets(graph, "public")
+    assert all(any(graph.depends_on(n, sn) for sn in public) for n in nats)
+    if stack == "dev":
+        assert len(nats) == 1
+    if stack == "prod":
+        assert len(nats) == 3
+
+
+def test_default_security_group_and_nacl_are_adopted_with_no_rules(graph: Graph) -> None:
+    default_sg = graph.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert not default_sg.get("ingress") and not default_sg.get("egress")
+    default_acl = graph.one("aws:ec2/defaultNetworkAcl:DefaultNetworkAcl")
+    assert not default_acl.get("ingress") and not default_acl.get("egress")
+
+
+def _sg(graph: Graph, role: str) -> Res:
+    return next(r for r in graph.of_type("aws:ec2/securityGroup:SecurityGroup") if r.name.endswith(f"-{role}-sg"))
+
+
+def owned_by(rule: Res, group: Res) -> bool:
+    return group.urn in rule.property_dependencies["securityGroupId"]
+
+
+def test_database_port_is_reachable_only_from_the_app_security_group(graph: Graph) -> None:
+    app, db = _sg(graph, "app"), _sg(graph, "database")
+    for rule in graph.of_type(SG_INGRESS):
+        lo, hi = rule.get("fromPort", 0), rule.get("toPort", 65535)
+        if lo <= 5432 <= hi:
+            assert owned_by(rule, db), "only the database SG admits 5432"
+            assert "cidrIpv4" not in rule.inputs and "cidrIpv6" not in rule.inputs
+            (src,) = rule.property_dependencies["referencedSecurityGroupId"]
+            assert src == app.urn
+    db_rules = [r for r in graph.of_type(SG_INGRESS) if owned_by(r, db)]
+    assert len(db_rules) == 1
+    assert not [r for r in graph.of_type(SG_EGRESS) if owned_by(r, db)], "the database needs no egress"
+
+
+def test_no_security_group_admits_anything_from_the_internet(graph: Graph) -> None:
+    for rule in graph.of_type(SG_INGRESS):
+        assert rule.get("cidrIpv4") not in {ANY} and rule.get("cidrIpv6") != "::/0"
+
+
+def test_app_egress_is_https_database_and_endpoints_only(graph: Graph) -> None:
+    app = _sg(graph, "app")
+    ports = sorted((r["fromPort"], r["toPort"]) for r in graph.of_type(SG_EGRESS) if owned_by(r, app))
+    assert ports == [(443, 443), (443, 443), (5432, 5432)]
+
+
+def _nacl_rules(graph: Graph, tier: str) -> list[Res]:
+    acl = next(r for r in graph.of_type("aws:ec2/networkAcl:NetworkAcl") if r.name.endswith(f"-{tier}-nacl"))
+    return [r for r in graph.of_type("aws:ec2/networkAclRule:NetworkAclRule") if graph.depends_on(r, acl)]
+
+
+def test_no_nacl_admits_ssh_or_rdp_from_anywhere(graph: Graph) -> None:
+    for rule in graph.of_type("aws:ec2/networkAclRule:NetworkAclRule"):
+        if rule["egress"] or rule["ruleAction"] != "allow":
+            continue
+        if ipaddress.ip_network(rule["cidrBlock"]).prefixlen == 0:
+            for port in (22, 3389):
+                assert not rule["fromPort"] <= port <= rule["toPort"], f"{rule.name} admits {port}"
+
+
+def test_data_nacl_admits_only_the_database_port_from_the_app_tier(graph: Graph, stack: str) -> None:
+    app_cidrs = {r["cidrBlock"] for r in tier_subnets(graph, "app")}
+    inbound = [r for r in _nacl_rules(graph, "data") if not r["egress"]]
+    assert inbound
+    for rule in inbound:
+        assert (rule["fromPort"], rule["toPort"]) == (5432, 5432)
+        assert rule["cidrBlock"] in app_cidrs
+    outbound = [r for r in _nacl_rules(graph, "data") if r["egress"]]
+    assert all(r["cidrBlock"] in app_cidrs and r["fromPort"] >= 1024 for r in outbound)
+
+
+def test_nacls_admit_return_traffic_on_ephemeral_ports(graph: Graph) -> None:
+    # Stateless: without inbound ephemeral ports, replies to the NAT and the functions would be dropped.
+    for tier in ("public", "app"):
+        inbound = [r for r in _nacl_rules(graph, tier) if not r["egress"] and r["cidrBlock"] == ANY]
+        covered = sorted((r["fromPort"], r["toPort"]) for r in inbound)
+        assert covered == [(1024, 3388), (3390, 65535)], tier
+
+
+def test_every_tier_subnet_is_in_its_tier_nacl(graph: Graph) -> None:
+    for tier in ("public", "app", "data"):
+        acl = next(r for r in graph.of_type("aws:ec2/networkAcl:NetworkAcl") if r.name.endswith(f"-{tier}-nacl"))
+        assert sorted(acl["subnetIds"]) == sorted(s.urn and graph_id(s) for s in tier_subnets(graph, tier))
+
+
+def graph_id(res: Res) -> str:
+    # mocks give each resource the id "<name>-<hash>"; NACL inputs carry those ids
+    import hashlib
+
+    return f"{res.name}-{hashlib.sha1(res.name.encode()).hexdigest()[:8]}"  # noqa: S324
+
+
+def test_flow_logs_capture_all_traffic_to_an_encrypted_group(graph: Graph) -> None:
+    flow = graph.one("aws:ec2/flowLog:FlowLog")
+    assert flow["trafficType"] == "ALL"
+    assert flow["logDestinationType"] == "cloud-watch-logs"
+    (group_urn,) = flow.property_dependencies["logDestination"]
+    group = graph.by_urn(group_urn)
+    assert group.get("kmsKeyId") and group.get("retentionInDays")
+    role = graph.by_urn(flow.property_dependencies["iamRoleArn"][0])
+    assert "vpc-flow-logs.amazonaws.com" in role["assumeRolePolicy"]
+
+
+def test_endpoints_keep_aws_traffic_inside_the_vpc(graph: Graph) -> None:
+    endpoints = graph.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    gateways = [e for e in endpoints if e["vpcEndpointType"] == "Gateway"]
+    interfaces = [e for e in endpoints if e["vpcEndpointType"] == "Interface"]
+    assert {e["serviceName"].split(".")[-1] for e in gateways} == {"s3", "dynamodb"}
+    assert {"secretsmanager", "sqs", "events", "kms", "logs", "sts"} <= {
+        e["serviceName"].split(".")[-1] for e in interfaces
+    }
+    app_and_data = route_tables_of(graph, tier_subnets(graph, "app") + tier_subnets(graph, "data"))
+    for gw in gateways:
+        assert len(gw["routeTableIds"]) == len(app_and_data)
+    endpoint_sg = _sg(graph, "endpoints")
+    for ep in interfaces:
+        assert ep["privateDnsEnabled"] is True
+        assert endpoint_sg.urn in ep.property_dependencies["securityGroupIds"]
+        assert len(ep["subnetIds"]) == len(tier_subnets(graph, "app"))
