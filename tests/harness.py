@@ -165,7 +165,7 @@ def stacks() -> list[str]:
     return sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
 
-def render(program: Callable[[], None], stack: str = "dev", *, preview: bool = False,
+def render(program: Callable[[], object], stack: str = "dev", *, preview: bool = False,
            config: Mapping[str, Any] | None = None) -> Graph:
     """Run ``program`` as stack ``stack`` of this project under mocks; return the resource graph."""
     values = stack_config(stack, config)

@@ -52,5 +52,6 @@ def authorize(event: Any, verifier: TokenVerifier, routes: Sequence[Route]) -> d
 
 def _deny(reason: str, **fields: str | None) -> NoReturn:
     logger.info(json.dumps({"decision": "unauthorized", "reason": reason, **fields}))
-    # A plain Exception with exactly this message: API Gateway matches it to answer 401.
-    raise Exception(UNAUTHORIZED)
+    # A plain Exception with exactly this message: API Gateway matches it to answer 401. "from None"
+    # keeps the internal error (which may quote input) out of the chained traceback.
+    raise Exception(UNAUTHORIZED) from None

@@ -12,8 +12,7 @@ PRIVATE_BASES = ["10.0.0.0", "172.16.0.0", "192.168.0.0"]
 @st.composite
 def vpcs(draw: st.DrawFn) -> tuple[str, int]:
     base = draw(st.sampled_from(PRIVATE_BASES))
-    low = 16 if base != "192.168.0.0" else 16
-    prefix = draw(st.integers(min_value=low, max_value=MAX_VPC_PREFIX))
+    prefix = draw(st.integers(min_value=16, max_value=MAX_VPC_PREFIX))
     net = ipaddress.IPv4Network(f"{base}/{prefix}", strict=False)
     return str(net), draw(st.integers(min_value=2, max_value=6))
 
