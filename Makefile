@@ -1,0 +1,49 @@
+# secure-api-platform — the two commands for a fresh machine: `make test` and `make preview`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQS := requirements.txt requirements-dev.txt constraints.txt functions/requirements.txt \
+        functions/authorizer/requirements.txt functions/api/requirements.txt functions/worker/requirements.txt
+
+.PHONY: setup package test lint unit preview gate rules bench clean
+
+## setup: create .venv with every pinned runtime and test dependency (idempotent)
+setup: $(STAMP)
+
+$(STAMP): $(REQS) package.json package-lock.json
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	npm ci --silent --no-audit --no-fund
+	@touch $@
+
+## package: build the Lambda deployment archives (build/functions/*.zip); needed by `pulumi up`
+package: setup
+	$(PY) -m functions.package
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+unit: setup
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+
+## test: setup, then ruff, mypy and the whole test suite
+test: lint unit
+
+## preview: offline gate — render every stack under mocks, run the policy pack over gRPC, print the report
+preview: setup
+	$(PY) -m gate
+
+## rules: regenerate RULES.md from the policy pack's metadata
+rules: setup
+	$(PY) -m policies.rules_doc > RULES.md
+
+## bench: performance figures (authorizer validations/s, gate overhead and scaling)
+bench: setup
+	$(PY) bench/authorizer_bench.py
+	$(PY) bench/gate_bench.py
+
+clean:
+	rm -rf $(VENV) build node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
