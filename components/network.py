@@ -64,7 +64,7 @@ class Network(pulumi.ComponentResource):
         )
         vpc_id = self.vpc.id
         # Adopted with no rules: anything that lands in the default SG or NACL by mistake gets no traffic.
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc_id, opts=child)
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc_id, ingress=[], egress=[], opts=child)
         aws.ec2.DefaultNetworkAcl(
             f"{name}-default-nacl",
             default_network_acl_id=self.vpc.default_network_acl_id,

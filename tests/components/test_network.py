@@ -77,7 +77,7 @@ def test_nat_layout_follows_the_environment(stack: str) -> None:
 
 def test_default_security_group_and_nacl_are_adopted_with_no_rules(graph: Graph) -> None:
     default_sg = graph.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-    assert not default_sg.get("ingress") and not default_sg.get("egress")
+    assert default_sg["ingress"] == [] and default_sg["egress"] == []
     default_acl = graph.one("aws:ec2/defaultNetworkAcl:DefaultNetworkAcl")
     assert not default_acl.get("ingress") and not default_acl.get("egress")
 
