@@ -198,6 +198,7 @@ def _run_program(directory: Path, project: str, stack: str, preview: bool, organ
     pulumi_settings.ROOT.set(None)
     pulumi_config.set_all_config(dict(config.values), list(config.secret_keys))
 
+    shadowed = _stash_shadowed_modules(directory)
     modules_before = set(sys.modules)
     old_cwd = os.getcwd()
     sys.path.insert(0, str(directory))
@@ -229,6 +230,7 @@ def _run_program(directory: Path, project: str, stack: str, preview: bool, organ
         if sys.path and sys.path[0] == str(directory):
             sys.path.pop(0)
         _forget_program_modules(modules_before, directory)
+        sys.modules.update(shadowed)
     return errors
 
 
@@ -240,6 +242,20 @@ def _describe_program_error(exc: BaseException, directory: Path) -> str:
             location = f" at {_relative(frame.filename, directory)}:{frame.lineno}"
             break
     return f"{type(exc).__name__}{location}: {exc}"
+
+
+def _stash_shadowed_modules(directory: Path) -> dict[str, Any]:
+    """Take out of sys.modules the already-imported modules the program's own files would shadow
+    (e.g. another project's `components` package), so the program imports its own; restored after."""
+    own = {p.stem for p in directory.glob("*.py")} | {p.name for p in directory.iterdir() if p.is_dir()}
+    prefix = str(directory) + os.sep
+    stashed = {}
+    for name in list(sys.modules):
+        top = name.split(".", 1)[0]
+        module_file = getattr(sys.modules[name], "__file__", None) or ""
+        if top in own and top != "__main__" and not module_file.startswith(prefix):
+            stashed[name] = sys.modules.pop(name)
+    return stashed
 
 
 def _forget_program_modules(before: set[str], directory: Path) -> None:
