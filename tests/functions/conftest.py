@@ -257,6 +257,8 @@ class Reply:
     body: bytes | str | dict[str, Any] | list[Any] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    omit_length: bool = False
+    """Send no Content-Length and close the connection after the body (a streamed, unsized reply)."""
 
     def encoded(self) -> tuple[bytes, dict[str, str]]:
         headers = dict(self.headers)
@@ -315,7 +317,10 @@ class ProgrammableHTTPSServer:
                     self.send_response(reply.status)
                     for key, value in headers.items():
                         self.send_header(key, value)
-                    if "Content-Length" not in headers:
+                    if reply.omit_length:
+                        self.send_header("Connection", "close")
+                        self.close_connection = True
+                    elif "Content-Length" not in headers:
                         self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
@@ -352,9 +357,10 @@ class ProgrammableHTTPSServer:
         body: bytes | str | dict[str, Any] | list[Any] = b"",
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
+        omit_length: bool = False,
     ) -> Reply:
         """Build a Reply (so test modules need not import conftest)."""
-        return Reply(status, body, headers or {}, delay)
+        return Reply(status, body, headers or {}, delay, omit_length)
 
     def script(self, path: str, *replies: Reply) -> None:
         with self._lock:
