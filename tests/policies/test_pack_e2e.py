@@ -8,9 +8,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
+import grpc  # type: ignore[import-untyped]
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2, struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
@@ -54,8 +54,8 @@ def _configure(stub: analyzer_pb2_grpc.AnalyzerStub, config: dict) -> None:
     defaults = {p.name: p.enforcementLevel for p in info.policies}
     levels = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "disabled": proto.DISABLED}
     request = proto.ConfigureAnalyzerRequest()
-    for name, value in config.items():
-        value = {"enforcementLevel": value} if isinstance(value, str) else value
+    for name, raw in config.items():
+        value = {"enforcementLevel": raw} if isinstance(raw, str) else raw
         level = levels[value["enforcementLevel"]] if "enforcementLevel" in value else defaults[name]
         props = {k: v for k, v in value.items() if k != "enforcementLevel"}
         request.policyConfig[name].CopyFrom(proto.PolicyConfig(enforcementLevel=level, properties=_struct(props)))

@@ -66,11 +66,13 @@ CASES = [
          {"throttleSettings": {"rateLimit": 0, "burstLimit": 20}, "quotaSettings": {"limit": 5, "period": "DAY"},
           "apiStages": [{"apiId": "a"}]}, 1, "throttleSettings.rateLimit"),
     Case("plan-unknown", "apigateway-usage-plan-limits", T.API_USAGE_PLAN,
-         {"throttleSettings": UNKNOWN, "quotaSettings": {"limit": UNKNOWN, "period": UNKNOWN}, "apiStages": UNKNOWN}, 0),
+         {"throttleSettings": UNKNOWN, "quotaSettings": {"limit": UNKNOWN, "period": UNKNOWN},
+             "apiStages": UNKNOWN}, 0),
     # apigateway-stage-access-logging
     Case("stage-logs-ok", "apigateway-stage-access-logging", T.API_STAGE,
          {"accessLogSettings": {"destinationArn": UNKNOWN, "format": "{}"}}, 0),
-    Case("stage-logs-absent", "apigateway-stage-access-logging", T.API_STAGE, {}, 1, "accessLogSettings.destinationArn"),
+    Case("stage-logs-absent", "apigateway-stage-access-logging", T.API_STAGE, {}, 1,
+        "accessLogSettings.destinationArn"),
     Case("stage-logs-no-format", "apigateway-stage-access-logging", T.API_STAGE,
          {"accessLogSettings": {"destinationArn": "arn:x"}}, 1, "accessLogSettings.format"),
     # apigateway-xray-tracing / client cert / cache / domain
@@ -173,7 +175,8 @@ CASES = [
          {"bucket": UNKNOWN, "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}, 1,
          "SSE-S3"),
     Case("s3-sse-kms", "data-encrypted-with-cmk", T.S3_SSE[0],
-         {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": UNKNOWN}}]}, 0),
+         {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+             "kmsMasterKeyId": UNKNOWN}}]}, 0),
     Case("s3-sse-aws-key", "data-encrypted-with-cmk", T.S3_SSE[1],
          {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}}]}, 1, "no customer managed"),
     # kms rotation
@@ -278,10 +281,12 @@ CASES = [
     Case("rds-user-custom", "rds-custom-admin-username", T.RDS_INSTANCE, {"username": "platform_admin"}, 0),
     # DynamoDB, secrets
     Case("ddb-pitr-off", "dynamodb-point-in-time-recovery", T.DYNAMODB_TABLE, {}, 1),
-    Case("ddb-pitr-on", "dynamodb-point-in-time-recovery", T.DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": True}}, 0),
+    Case("ddb-pitr-on", "dynamodb-point-in-time-recovery", T.DYNAMODB_TABLE,
+        {"pointInTimeRecovery": {"enabled": True}}, 0),
     Case("rotation-120", "secret-rotation-interval", T.SECRET_ROTATION,
          {"rotationRules": {"automaticallyAfterDays": 120}}, 1, "90 days"),
-    Case("rotation-30", "secret-rotation-interval", T.SECRET_ROTATION, {"rotationRules": {"automaticallyAfterDays": 30}}, 0),
+    Case("rotation-30", "secret-rotation-interval", T.SECRET_ROTATION,
+        {"rotationRules": {"automaticallyAfterDays": 30}}, 0),
     Case("rotation-rate", "secret-rotation-interval", T.SECRET_ROTATION,
          {"rotationRules": {"scheduleExpression": "rate(100 days)"}}, 0, config={"maxDays": 100}),
     # prod protection
