@@ -10,6 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFAULT_EVENT_SOURCE = "platform.orders"
+# The RDS CA bundle is fetched at packaging time (see rds-ca-bundle/README.md); the infrastructure sets
+# DB_SSL_ROOT_CERT to /var/task/<RDS_CA_BUNDLE_PACKAGE_PATH>.
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+RDS_CA_BUNDLE_PACKAGE_PATH = "functions/api/rds-ca-bundle/global-bundle.pem"
 # Reconcile leaves very recent rows alone: the api invocation that wrote them is normally still
 # publishing them, and republishing would only create a duplicate event.
 DEFAULT_RECONCILE_MIN_AGE_SECONDS = 30
