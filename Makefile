@@ -38,7 +38,7 @@ preview: setup
 
 ## rules: regenerate RULES.md from the policy pack's metadata
 rules: setup
-	$(PY) -m policies.rules_doc > RULES.md
+	$(PY) -m policies.rules_doc
 
 ## bench: performance figures (authorizer validations/s, gate overhead and scaling)
 bench: setup
