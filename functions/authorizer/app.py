@@ -30,9 +30,7 @@ JWKS = JwksCache(
     cache_seconds=SETTINGS.jwks_cache_seconds,
     min_refresh_seconds=SETTINGS.jwks_min_refresh_seconds,
 )
-VERIFIER = TokenVerifier(
-    issuer=SETTINGS.issuer, audience=SETTINGS.audience, algorithms=SETTINGS.algorithms, jwks=JWKS
-)
+VERIFIER = TokenVerifier(issuer=SETTINGS.issuer, audience=SETTINGS.audience, algorithms=SETTINGS.algorithms, jwks=JWKS)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ Refresh rules (``clock`` is monotonic seconds):
 - With no keys at all (cold start) and a failed fetch, retries are spaced by
   ``min(min_refresh_seconds, COLD_RETRY_SECONDS)``; tokens are denied meanwhile.
 Only keys usable with an allowed algorithm are kept: RS256 needs an RSA key, ES256 an EC P-256 key,
-and a JWK whose own ``alg`` names another algorithm (e.g. HS256) or whose ``use`` is not "sig" is
-dropped. PyJWT additionally binds each PyJWK to its algorithm when verifying.
+and a JWK whose own ``alg`` names another algorithm (e.g. HS256), whose ``use`` is not "sig", or
+that is too short (RSA < 2048 bits) is dropped. Each kept PyJWK is bound to one algorithm, and
+tokens.py verifies with that algorithm only.
 """
 
 from __future__ import annotations
@@ -47,9 +48,7 @@ class JwksError(Exception):
         self.reason = reason
 
 
-def https_fetcher(
-    url: str, *, ca_file: str | None = None, timeout: float = FETCH_TIMEOUT_SECONDS
-) -> Callable[[], Any]:
+def https_fetcher(url: str, *, ca_file: str | None = None, timeout: float = FETCH_TIMEOUT_SECONDS) -> Callable[[], Any]:
     """A function returning the parsed JSON at ``url``; https with certificate verification only.
 
     http.client is used directly rather than urllib so that no redirect can be followed (a
@@ -123,6 +122,10 @@ def _usable_key(entry: Any, allowed: set[str]) -> PyJWK | None:
     kty, crv = expected
     if entry.get("kty") != kty or (crv is not None and entry.get("crv") != crv):
         return None
+    if key.Algorithm.check_key_length(key.key) is not None:
+        # e.g. RSA below 2048 bits (NIST SP 800-131A): not trusted even if the IdP publishes it.
+        logger.warning(json.dumps({"event": "jwks_weak_key_ignored", "kid": kid[:128]}))
+        return None
     return key
 
 
@@ -163,11 +166,7 @@ class JwksCache:
                     raise JwksError("unknown_kid_refresh_rate_limited")
                 self._try_refresh(now)
             else:
-                backoff = (
-                    self._min_refresh
-                    if self._keys is not None
-                    else min(self._min_refresh, COLD_RETRY_SECONDS)
-                )
+                backoff = self._min_refresh if self._keys is not None else min(self._min_refresh, COLD_RETRY_SECONDS)
                 if self._may_fetch(now, backoff):
                     self._try_refresh(now)
                 if self._keys is None:

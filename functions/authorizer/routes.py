@@ -9,6 +9,7 @@ ROUTE_SCOPES get no Allow, which IAM treats as a deny.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -125,6 +126,12 @@ def parse_method_arn(arn: str) -> MethodArn:
     return MethodArn(partition=partition, region=region, account=account, api_id=api_id, stage=stage)
 
 
+@functools.lru_cache(maxsize=32)
+def _route_arns(method_arn: MethodArn, routes: tuple[Route, ...]) -> tuple[str, ...]:
+    # A function serves one stage, so the ARNs are formatted once per container, not per request.
+    return tuple(method_arn.route_arn(route) for route in routes)
+
+
 def build_policy(
     principal_id: str,
     method_arn: MethodArn,
@@ -135,8 +142,9 @@ def build_policy(
     """The authorizer response: Allow on routes the scopes cover, explicit Deny on the others."""
     allowed: list[str] = []
     denied: list[str] = []
-    for route in routes:
-        (allowed if route.permits(granted_scopes) else denied).append(method_arn.route_arn(route))
+    routes = tuple(routes)
+    for route, arn in zip(routes, _route_arns(method_arn, routes), strict=True):
+        (allowed if route.permits(granted_scopes) else denied).append(arn)
     statements: list[dict[str, Any]] = []
     if allowed:
         statements.append({"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": allowed})

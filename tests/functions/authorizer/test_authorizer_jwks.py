@@ -230,17 +230,18 @@ def test_only_signing_keys_usable_with_allowed_algorithms_are_kept() -> None:
     assert {key.algorithm_name for key in es_only.values()} == {"ES256"}
 
 
-def test_rsa_key_shorter_than_2048_bits_is_refused_at_verification(
-    jwks_server: Any, jwks_cache: JwksCache, tokens: Any
+def test_rsa_key_shorter_than_2048_bits_is_not_trusted(
+    jwks_server: Any, jwks_cache: JwksCache, rsa_key: Any, tokens: Any
 ) -> None:
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point of the test
-    jwks_server.document = {"keys": [_jwk(weak.public_key(), kid="weak")]}
+    jwks_server.document = {"keys": [_jwk(weak.public_key(), kid="weak"), rsa_key.public_jwk]}
+    assert sorted(parse_jwks(jwks_server.document, ("RS256",))) == [rsa_key.kid]
     verifier = TokenVerifier(issuer=tokens.issuer, audience=tokens.audience, algorithms=("RS256",), jwks=jwks_cache)
+    with pytest.warns(InsecureKeyLengthWarning):
+        token = jwt.encode(tokens.claims(), weak, algorithm="RS256", headers={"kid": "weak"})
     with pytest.raises(TokenRejected) as caught:
-        with pytest.warns(InsecureKeyLengthWarning):
-            token = jwt.encode(tokens.claims(), weak, algorithm="RS256", headers={"kid": "weak"})
         verifier.verify(token)
-    assert caught.value.reason == "unacceptable_key"
+    assert caught.value.reason == "unknown_kid"
 
 
 @pytest.mark.parametrize(

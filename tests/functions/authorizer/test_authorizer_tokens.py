@@ -121,7 +121,7 @@ def test_alg_none_is_rejected(verifier: TokenVerifier, rsa_key: Any, tokens: Any
     # PyJWT's own encoder for alg none (empty signature), and the same with a junk signature.
     unsigned = jwt.encode(tokens.claims(), "", algorithm="none", headers={"kid": rsa_key.kid})
     assert unsigned.endswith(".")
-    assert reason_of(verifier, unsigned) == "alg_not_allowed"
+    assert reason_of(verifier, unsigned) == "malformed_token"  # no signature segment at all
     assert reason_of(verifier, unsigned + tokens.b64url(b"x")) == "alg_not_allowed"
     for spelling in ("None", "NONE"):
         forged = (
@@ -191,3 +191,54 @@ def test_header_at_the_size_cap_is_still_parsed() -> None:
     header = f"Bearer {token}"
     assert len(header) == MAX_HEADER_CHARS
     assert bearer_token(header) == token
+
+
+def test_non_canonical_signature_encoding_is_rejected(verifier: TokenVerifier, rsa_key: Any, tokens: Any) -> None:
+    # A 256-byte RSA signature leaves 2 unused bits in the last base64url character; setting them
+    # decodes to the same bytes, so only the canonical-encoding check stops the second spelling.
+    token = tokens.mint(rsa_key)
+    head, last = token[:-1], token[-1]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(last) ^ 1]  # flips an unused low bit
+    assert twin != last
+    assert verifier.verify(token).subject == "user-42"
+    assert reason_of(verifier, head + twin) == "malformed_token"
+
+
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [("exp", "4000000000"), ("exp", True), ("nbf", "0"), ("iat", [1]), ("exp", 1e400), ("nbf", {"t": 1})],
+)
+def test_time_claims_must_be_json_numbers(
+    verifier: TokenVerifier, rsa_key: Any, tokens: Any, claim: str, value: Any
+) -> None:
+    assert reason_of(verifier, tokens.mint(rsa_key, **{claim: value})) == "malformed_token"
+
+
+def test_huge_integer_expiry_is_a_valid_far_future(verifier: TokenVerifier, rsa_key: Any, tokens: Any) -> None:
+    assert verifier.verify(tokens.mint(rsa_key, exp=10**400)).subject == "user-42"
+
+
+def test_issued_in_the_future_is_rejected(verifier: TokenVerifier, rsa_key: Any, tokens: Any) -> None:
+    now = int(time.time())
+    assert reason_of(verifier, tokens.mint(rsa_key, iat=now + 3600, nbf=None)) == "not_yet_valid"
+
+
+@pytest.mark.parametrize("aud", [["x", "y"], 42, {"aud": "orders-api"}, [["orders-api"]]])
+def test_audience_claim_of_other_shapes_is_rejected(
+    verifier: TokenVerifier, rsa_key: Any, tokens: Any, aud: Any
+) -> None:
+    assert reason_of(verifier, tokens.mint(rsa_key, aud=aud)) == "wrong_audience"
+
+
+@pytest.mark.parametrize("extra", [{"crit": ["exp"]}, {"b64": False, "crit": ["b64"]}])
+def test_critical_header_extensions_are_rejected(
+    verifier: TokenVerifier, rsa_key: Any, tokens: Any, extra: dict[str, Any]
+) -> None:
+    header = {"alg": "RS256", "kid": rsa_key.kid, **extra}
+    signing_input = tokens.unsigned_parts(header, tokens.claims())
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    signature = rsa_key.private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    assert reason_of(verifier, f"{signing_input}.{tokens.b64url(signature)}") == "unsupported_header"
