@@ -264,7 +264,9 @@ def _forget_program_modules(before: set[str], directory: Path) -> None:
     prefix = str(directory) + os.sep
     for name in set(sys.modules) - before:
         module_file = getattr(sys.modules.get(name), "__file__", None) or ""
-        if module_file.startswith(prefix):
+        # A virtualenv inside the program dir (.venv/) holds libraries, not the program: keep those
+        # (re-importing pulumi_aws would register its package twice).
+        if module_file.startswith(prefix) and _is_user_file(module_file):
             del sys.modules[name]
 
 
