@@ -62,7 +62,14 @@ CONFIG_RULES: dict[str, str] = {
     "LAMBDA_INSIDE_VPC": "Lambda functions run in a VPC",
     "LAMBDA_FUNCTION_PUBLIC_ACCESS_PROHIBITED": "Lambda function policies do not allow public invocation",
     "SNS_ENCRYPTED_KMS": "SNS topics are encrypted with KMS",
-    "CLOUDWATCH_ALARM_ACTION_CHECK": "CloudWatch alarms have alarm actions",
+    "CLOUDWATCH_ALARM_ACTION_CHECK": "CloudWatch alarms notify on ALARM and OK",
+}
+# Parameters where the rule's defaults would contradict the platform: our alarms notify on ALARM and OK but not on
+# INSUFFICIENT_DATA (the rule's default requires that too, which would flag every alarm).
+CONFIG_RULE_PARAMETERS: dict[str, dict[str, str]] = {
+    "CLOUDWATCH_ALARM_ACTION_CHECK": {
+        "alarmActionRequired": "true", "okActionRequired": "true", "insufficientDataActionRequired": "false",
+    },
 }
 
 IA_AFTER_DAYS = 30  # S3 charges STANDARD_IA for at least 30 days; earlier transitions are refused
@@ -461,6 +468,8 @@ class AccountBaseline(pulumi.ComponentResource):
                 f"{name}-rule-{identifier.lower().replace('_', '-')}",
                 description=description,
                 source={"owner": "AWS", "source_identifier": identifier},
+                input_parameters=json.dumps(CONFIG_RULE_PARAMETERS[identifier])
+                if identifier in CONFIG_RULE_PARAMETERS else None,
                 # Rules evaluate nothing until the recorder runs; PutConfigRule fails without a recorder.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.recorder_status]),
             )

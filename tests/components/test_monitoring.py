@@ -301,7 +301,11 @@ def test_config_role_is_trusted_by_config_of_this_account_and_writes_only_its_pr
 
 
 def test_config_rules_are_aws_managed_and_mirror_the_pack(graph: Graph) -> None:
-    sources = {r["source"]["sourceIdentifier"] for r in graph.of_type(CONFIG_RULE)}
+    rules = {r["source"]["sourceIdentifier"]: r for r in graph.of_type(CONFIG_RULE)}
+    sources = set(rules)
+    # Our alarms notify on ALARM and OK only; the rule's default would also demand INSUFFICIENT_DATA actions.
+    alarm_check = json.loads(rules["CLOUDWATCH_ALARM_ACTION_CHECK"]["inputParameters"])
+    assert alarm_check["insufficientDataActionRequired"] == "false" and alarm_check["okActionRequired"] == "true"
     assert all(r["source"]["owner"] == "AWS" for r in graph.of_type(CONFIG_RULE))
     assert sources == set(CONFIG_RULES)
     assert {"API_GW_EXECUTION_LOGGING_ENABLED", "API_GW_ASSOCIATED_WITH_WAF", "CLOUD_TRAIL_ENABLED",
