@@ -91,7 +91,8 @@ class Prober:
         self.port = parts.port or 443
         self.base = settings.url.rstrip("/")
         self.session = requests.Session()
-        self.session.verify = settings.ca_bundle or True
+        # Passed on every request: requests lets REQUESTS_CA_BUNDLE override a Session-level `verify`.
+        self.verify: str | bool = settings.ca_bundle or True
         self.seen = _Seen()
 
     def url(self, path: str) -> str:
@@ -99,7 +100,7 @@ class Prober:
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         # Redirects are not followed: a redirect to another scheme or host is itself worth seeing.
-        response = self.session.request(method, self.url(path), timeout=self.s.timeout,
+        response = self.session.request(method, self.url(path), timeout=self.s.timeout, verify=self.verify,
                                         allow_redirects=False, **kwargs)
         if response.status_code >= 400:
             self.seen.bodies.append((f"{method} {path}", response.status_code, response.text[:65536]))
@@ -151,7 +152,7 @@ class Prober:
             return [BODY_SIZE.failed(resource, f"A {len(oversized)}-byte body was answered HTTP "
                                                f"{response.status_code}; expected 400, 403 or 413.")]
         note = "" if self.s.api_key else (
-            " Without --api-key the refusal may come from the missing key rather than the size rule.")
+            " Without a valid key (PROBE_API_KEY) the refusal may come from the key check, not the size rule.")
         return [BODY_SIZE.passed(resource, f"Rejected with HTTP {response.status_code}.{note}")]
 
     def not_found_and_malformed(self) -> list[Result]:
@@ -225,7 +226,8 @@ class Prober:
 
     def _status(self, path: str) -> int:
         try:
-            response = self.session.get(self.url(path), timeout=self.s.timeout, allow_redirects=False)
+            response = self.session.get(self.url(path), timeout=self.s.timeout, verify=self.verify,
+                                        allow_redirects=False)
         except requests.RequestException:
             return 0  # counted as "no answer"; a dropped connection is not a 429
         return response.status_code
