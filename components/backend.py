@@ -15,6 +15,7 @@ from components.events import EVENT_SOURCE, OrderEvents, OrderEventsArgs
 from components.lambda_function import FunctionArgs, VpcFunction
 from components.network import DB_PORT, Network
 from components.settings import Settings
+from functions.api.config import RDS_CA_BUNDLE_PACKAGE_PATH
 
 API_TIMEOUT_SECONDS = 10
 WORKER_TIMEOUT_SECONDS = 60
@@ -24,8 +25,9 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 WORKER_BATCH_SIZE = 10
 # Wait at most this long to fill a batch: fewer invocations under load, bounded added latency.
 WORKER_BATCHING_WINDOW_SECONDS = 2
-# Lambda extracts the package to /var/task (LAMBDA_TASK_ROOT); the api package ships the RDS global CA bundle here.
-DB_SSL_ROOT_CERT = "/var/task/functions/api/certs/rds-global-bundle.pem"
+# Lambda extracts the package to /var/task (LAMBDA_TASK_ROOT); packaging puts the RDS global CA bundle at the path
+# the api package declares (functions/api/rds-ca-bundle/README.md).
+DB_SSL_ROOT_CERT = f"/var/task/{RDS_CA_BUNDLE_PACKAGE_PATH}"
 # Worker HTTP limits (contract defaults, set explicitly so the deployed values are visible in the console).
 WORKER_HTTP_ENV = {"HTTP_CONNECT_TIMEOUT": "3", "HTTP_READ_TIMEOUT": "10", "MAX_RESPONSE_BYTES": "1048576"}
 

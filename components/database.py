@@ -23,6 +23,7 @@ CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
 # statement (which would also write order data into the logs).
 SLOW_STATEMENT_MS = 1000
 ENHANCED_MONITORING_SECONDS = 60
+ENHANCED_MONITORING_LOG_GROUP = "RDSOSMetrics"
 # 7 days is the free Performance Insights retention.
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 BACKUP_WINDOW = "02:00-03:00"  # UTC; must not overlap the maintenance window
@@ -96,6 +97,32 @@ def _monitoring_trust(account_id: str) -> str:
     )
 
 
+def _monitoring_policy(region: str, account_id: str) -> str:
+    # Enhanced monitoring writes OS metrics to the account-wide RDSOSMetrics group (RDS names it; it is shared by
+    # every instance in the region, so this stack does not own or pre-create it).
+    group = f"arn:aws:logs:{region}:{account_id}:log-group:{ENHANCED_MONITORING_LOG_GROUP}"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "MetricsLogGroup",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
+                    "Resource": group,
+                },
+                {
+                    "Sid": "MetricsLogStreams",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+                               "logs:GetLogEvents"],
+                    "Resource": f"{group}:log-stream:*",
+                },
+            ],
+        }
+    )
+
+
 @dataclass
 class DatabaseArgs:
     settings: Settings
@@ -115,7 +142,7 @@ class Database(pulumi.ComponentResource):
       would otherwise create them unencrypted and never expiring;
     - a subnet group over the isolated data subnets only (no route out of the VPC);
     - a parameter group forcing TLS and logging connections and slow statements;
-    - an enhanced-monitoring role (FSBP RDS.6);
+    - an enhanced-monitoring role (FSBP RDS.6) limited to the RDSOSMetrics log group;
     - the instance: not public, storage and Performance Insights encrypted with the data key, master password
       generated and kept in Secrets Manager by RDS (never in state), IAM database authentication for the
       functions, automated backups, deletion protection / final snapshot / multi-AZ as configured, and
@@ -165,11 +192,13 @@ class Database(pulumi.ComponentResource):
             assume_role_policy=pulumi.Output.from_input(args.account_id).apply(_monitoring_trust),
             opts=child,
         )
-        monitoring_attachment = aws.iam.RolePolicyAttachment(
+        # What AWS's AmazonRDSEnhancedMonitoringRole grants, narrowed to the one log group RDS writes to.
+        monitoring_policy = aws.iam.RolePolicy(
             f"{name}-monitoring-policy",
-            role=monitoring_role.name,
-            # AWS's policy for exactly this role; it only writes the RDSOSMetrics log group.
-            policy_arn=aws.iam.ManagedPolicy.AMAZON_RDS_ENHANCED_MONITORING_ROLE,
+            role=monitoring_role.id,
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda acct: _monitoring_policy(s.region, acct)
+            ),
             opts=child,
         )
 
@@ -229,7 +258,7 @@ class Database(pulumi.ComponentResource):
                 parent=self,
                 protect=s.production,
                 # Log groups first (or RDS creates them unencrypted); the monitoring policy before RDS uses the role.
-                depends_on=[*self.log_groups.values(), monitoring_attachment],
+                depends_on=[*self.log_groups.values(), monitoring_policy],
             ),
         )
         self.register_outputs(

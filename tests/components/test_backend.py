@@ -19,6 +19,7 @@ from components.database import db_identifier
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
 from components.settings import Settings, settings_from_mapping
+from functions.api.config import RDS_CA_BUNDLE_PACKAGE_PATH
 from tests import harness
 from tests.harness import ACCOUNT_ID, Graph, Res, stack_config
 
@@ -236,7 +237,18 @@ def test_database_is_monitored_and_maintained(r: Rendered) -> None:
     assert db["performanceInsightsEnabled"] is True  # every configured class supports it for PostgreSQL
     assert deps(db, "performanceInsightsKmsKeyId") == {key(g, "data").urn}
     assert db["monitoringInterval"] in {1, 5, 10, 15, 30, 60}
-    assert deps(db, "monitoringRoleArn")
+    (role_urn,) = deps(db, "monitoringRoleArn")
+    role = g.by_urn(role_urn)
+    (trust,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
+    (policy,) = [p for p in g.of_type(ROLE_POLICY) if role_urn in deps(p, "role")]
+    region = r.settings.region
+    for st in json.loads(policy["policy"])["Statement"]:
+        assert all(res.startswith(f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:RDSOSMetrics")
+                   for res in _as_list(st["Resource"]))
+    attachments = g.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert not [a for a in attachments if role_urn in deps(a, "role")]
     assert db["caCertIdentifier"] == "rds-ca-rsa2048-g1"
     assert db["storageType"] == "gp3"
     assert db["maxAllocatedStorage"] >= db["allocatedStorage"]
@@ -405,7 +417,8 @@ def test_environment_variables_follow_the_contract(r: Rendered) -> None:
                             "EVENT_SOURCE"}
         assert env["DB_PORT"] == "5432" and env["DB_NAME"] == s.db_name and env["DB_USER"] == s.db_app_username
         assert env["DB_HOST"] == r.resolve(r.backend.db.address)
-        assert env["DB_SSL_ROOT_CERT"].endswith("functions/api/certs/rds-global-bundle.pem")
+        # where packaging puts the RDS CA bundle inside the zip, which Lambda unpacks in /var/task
+        assert env["DB_SSL_ROOT_CERT"] == f"/var/task/{RDS_CA_BUNDLE_PACKAGE_PATH}"
         assert env["EVENT_BUS_NAME"] == bus["name"] and env["EVENT_SOURCE"] == "platform.orders"
         assert {db.urn, bus.urn} <= deps(fn, "environment")
     worker = function(g, "worker")
