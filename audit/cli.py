@@ -31,6 +31,8 @@ def default_aws(region: str, endpoint_url: str | None, profile: str | None) -> A
 def add_report_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default text)")
     parser.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
+    parser.add_argument("--summary", type=Path, metavar="FILE",
+                        help="also append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY); one run, two reports")
 
 
 def add_outputs_option(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +72,10 @@ def read_outputs(path: Path | None, stdin: TextIO) -> StackOutputs:
     return parse_outputs(stdin.read(), "stdin")
 
 
-def emit(report: Report, fmt: str, output: Path | None, stdout: TextIO) -> int:
+def emit(report: Report, fmt: str, output: Path | None, stdout: TextIO, summary: Path | None = None) -> int:
+    if summary is not None:
+        with summary.open("a", encoding="utf-8") as handle:
+            handle.write(render(report, "markdown"))
     text = render(report, fmt)
     if output is None:
         stdout.write(text)
@@ -104,7 +109,7 @@ def audit_main(argv: Sequence[str], make_aws: AwsFactory = default_aws, stdin: T
         allow_unauthenticated=frozenset(args.allow_unauthenticated),
         guardduty_features=tuple(args.guardduty_feature or DEFAULT_GUARDDUTY_FEATURES),
     )
-    return emit(audit_report(ctx), args.format, args.output, stdout or sys.stdout)
+    return emit(audit_report(ctx), args.format, args.output, stdout or sys.stdout, args.summary)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -71,4 +71,4 @@ def probe_main(argv: Sequence[str], stdin: TextIO | None = None, stdout: TextIO 
         return 2
     report = Report("probe", settings.url)
     report.extend(prober.run())
-    return emit(report, args.format, args.output, stdout or sys.stdout)
+    return emit(report, args.format, args.output, stdout or sys.stdout, args.summary)

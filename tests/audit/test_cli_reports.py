@@ -74,13 +74,17 @@ def test_sarif_validates_against_the_2_1_0_schema(broken_run: Run) -> None:
 def test_sarif_of_a_real_audit_validates(moto_endpoint: str, compliant_outputs: dict[str, Any],
                                          tmp_path: Path) -> None:
     target = tmp_path / "reports" / "audit.sarif"
-    code = _sarif_via_cli(moto_endpoint, compliant_outputs, target)
+    summary = tmp_path / "summary.md"
+    summary.write_text("# earlier step\n")
+    code = _sarif_via_cli(moto_endpoint, compliant_outputs, target, summary)
+    # The Markdown summary is appended, not overwritten (GITHUB_STEP_SUMMARY is shared by steps).
+    assert summary.read_text().startswith("# earlier step\n## audit: all checks passed")
     sarif = json.loads(target.read_text())
     jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
     assert code == 0 and {r["kind"] for r in sarif["runs"][0]["results"]} == {"pass"}
 
 
-def _sarif_via_cli(endpoint: str, outputs: dict[str, Any], target: Path) -> int:
+def _sarif_via_cli(endpoint: str, outputs: dict[str, Any], target: Path, summary: Path) -> int:
     # The real CLI path with the documented Stubber stand-in for Security Hub (see conftest.run_audit).
     import boto3
     from botocore.stub import Stubber
@@ -94,7 +98,8 @@ def _sarif_via_cli(endpoint: str, outputs: dict[str, Any], target: Path) -> int:
         stubber.activate()
         return aws
 
-    return audit_main(["--endpoint-url", endpoint, "--format", "sarif", "--output", str(target)],
+    return audit_main(["--endpoint-url", endpoint, "--format", "sarif", "--output", str(target),
+                       "--summary", str(summary)],
                       make_aws=make_aws, stdin=io.StringIO(json.dumps(outputs)))
 
 
