@@ -72,6 +72,15 @@ def logs_key_policy(account_id: str, region: str, trail: str) -> dict[str, Any]:
                 "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
             },
             {
+                # The trail bucket uses an S3 Bucket Key; CloudTrail then needs Decrypt to create the trail.
+                "Sid": "CloudTrailDecryptWithBucketKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+            },
+            {
                 # Readers of the trail (auditors, Athena) decrypt with their own IAM, in this account only.
                 "Sid": "AccountReadsTrailLogs",
                 "Effect": "Allow",

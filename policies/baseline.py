@@ -185,7 +185,7 @@ def baseline_inspector(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
 )
 def baseline_access_analyzer(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
     yield from _single(stack, cfg, (T.ACCESS_ANALYZER,), "ACCOUNT or ORGANIZATION IAM Access Analyzer",
-                       lambda a: a.get("type", "ACCOUNT") in ("ACCOUNT", "ORGANIZATION", UNKNOWN))
+                       lambda a: (a.get("type") or "ACCOUNT") in ("ACCOUNT", "ORGANIZATION", UNKNOWN))
 
 
 @stack_policy(

@@ -76,16 +76,12 @@ def _sse_rules_problem(rules: Any) -> str | None:
     "`server_side_encryption={enabled: True, kms_key_arn}`; SQS/SNS `kms_master_key_id`; Secrets Manager, "
     "log groups and trails `kms_key_id`; EventBridge bus `kms_key_identifier`; S3 SSE configuration "
     "`sse_algorithm='aws:kms'` with `kms_master_key_id`. Never `alias/aws/*`.",
-    resource_types=(*_KEY_INPUT, *T.S3_SSE),
+    resource_types=tuple(_KEY_INPUT),
     guarantee=True,
-    preview_note="A key ARN that is unknown at preview counts as set (it comes from the stack's KMS key).",
+    preview_note="A key ARN that is unknown at preview counts as set (it comes from the stack's KMS key). "
+    "S3 buckets are decided by s3-bucket-encrypted-with-cmk, which needs the whole stack (log targets).",
 )
 def data_encrypted_with_cmk(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    if r.type in T.S3_SSE:
-        problem = _sse_rules_problem(r.get("rules"))
-        if problem:
-            yield f"The S3 encryption configuration {r.label} uses {problem}; use SSE-KMS with a customer managed key."
-        return
     if r.type in (T.RDS_INSTANCE, T.RDS_CLUSTER):
         if is_set(r.get("replicateSourceDb")):
             return  # a read replica inherits the source's encryption
@@ -113,6 +109,7 @@ def data_encrypted_with_cmk(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     guarantee=True,
 )
 def s3_bucket_encrypted_with_cmk(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
+    log_targets = _server_access_log_targets(stack)
     for bucket in stack.of_type(*T.S3_BUCKETS):
         inline = bucket.get("serverSideEncryptionConfiguration.rules")
         if inline is not None and _sse_rules_problem(inline) is None:
@@ -121,6 +118,30 @@ def s3_bucket_encrypted_with_cmk(stack: Stack, cfg: Mapping[str, Any]) -> Iterat
         if not configs:
             yield (f"The S3 bucket {bucket.label} has no BucketServerSideEncryptionConfiguration with a "
                    "customer managed KMS key.", bucket.urn)
+            continue
+        for config in configs:
+            problem = _sse_rules_problem(config.get("rules"))
+            if problem is None:
+                continue
+            if bucket.urn in log_targets and _sse_s3_only(config.get("rules")):
+                continue  # S3 server access logs can only be delivered to an SSE-S3 bucket (AWS limitation)
+            yield (f"The S3 encryption configuration {config.label} uses {problem}; use SSE-KMS with a customer "
+                   "managed key.", config.urn)
+
+
+def _server_access_log_targets(stack: Stack) -> set[str]:
+    """URNs of buckets that receive S3 server access logs (BucketLogging targetBucket)."""
+    targets: set[str] = set()
+    for logging in stack.of_type(*T.S3_LOGGING):
+        for bucket in stack.targets_of(logging, "targetBucket", T.S3_BUCKETS, ["bucket", "id"]):
+            targets.add(bucket.urn)
+    return targets
+
+
+def _sse_s3_only(rules: Any) -> bool:
+    items = rules if isinstance(rules, list) else [rules]
+    defaults = [r.get("applyServerSideEncryptionByDefault") for r in items if isinstance(r, dict)]
+    return bool(defaults) and all(isinstance(d, dict) and d.get("sseAlgorithm") == "AES256" for d in defaults)
 
 
 @resource_policy(

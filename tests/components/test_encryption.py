@@ -42,6 +42,7 @@ def test_logs_key_has_the_three_cloudtrail_statements_scoped_to_our_trail() -> N
     assert encrypt["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn
     assert "kms:EncryptionContext:aws:cloudtrail:arn" in encrypt["Condition"]["StringLike"]
     assert st["CloudTrailDescribeKey"]["Action"] == "kms:DescribeKey"
+    assert st["CloudTrailDecryptWithBucketKey"]["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn
     read = st["AccountReadsTrailLogs"]
     assert read["Condition"]["StringEquals"]["kms:CallerAccount"] == ACCOUNT_ID
     assert set(read["Action"]) == {"kms:Decrypt", "kms:ReEncryptFrom"}

@@ -110,3 +110,12 @@ def test_required_tags_config_override() -> None:
     pack = Pack({"required-tags": {"requiredTags": ["CostCenter"]}})
     diags = of(pack.analyze(KMS, {}, default_tags=DEFAULT_TAGS), "required-tags")
     assert len(diags) == 1 and "CostCenter" in diags[0].message
+
+
+def test_access_analyzer_type_absent_means_account() -> None:
+    graph = _baseline()
+    assert len(of(Pack().analyze_stack(graph), "baseline-access-analyzer")) == 1  # baseline owned, none declared
+    graph.append(Res(T.ACCESS_ANALYZER, "analyzer", {"analyzerName": "a"}))  # type absent: AWS default ACCOUNT
+    assert of(Pack().analyze_stack(graph), "baseline-access-analyzer") == []
+    graph[-1].props["type"] = "ACCOUNT_UNUSED_ACCESS"
+    assert len(of(Pack().analyze_stack(graph), "baseline-access-analyzer")) == 1

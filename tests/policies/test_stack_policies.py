@@ -188,6 +188,33 @@ def test_access_logging_exempts_the_log_target_bucket() -> None:
     assert len(of(Pack().analyze_stack([source, target]), "s3-bucket-access-logging")) == 2
 
 
+def _sse(graph: list[Res], default: dict[str, object]) -> list[Res]:
+    sse = next(r for r in graph if r.type == T.S3_SSE[0])
+    sse.props["rules"] = [{"applyServerSideEncryptionByDefault": default}]
+    return graph
+
+
+def test_bucket_encryption_must_use_a_customer_managed_key() -> None:
+    for default, phrase in (({"sseAlgorithm": "AES256"}, "SSE-S3"), ({"sseAlgorithm": "aws:kms"}, "no customer")):
+        diags = of(Pack().analyze_stack(_sse(_bucket_graph(), default)), "s3-bucket-encrypted-with-cmk")
+        assert len(diags) == 1 and phrase in diags[0].message and diags[0].level == "mandatory"
+    aws_key = {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "alias/aws/s3"}
+    assert len(of(Pack().analyze_stack(_sse(_bucket_graph(), aws_key)), "s3-bucket-encrypted-with-cmk")) == 1
+
+
+def test_server_access_log_target_may_use_sse_s3_but_only_it() -> None:
+    # AWS delivers server access logs only to SSE-S3 buckets: the log target is exempt, nothing else is.
+    graph = _sse(_bucket_graph(), {"sseAlgorithm": "AES256"})
+    source = Res(T.S3_BUCKET, "data", {})
+    logging = Res(T.S3_LOGGING[0], "log", {"bucket": UNKNOWN, "targetBucket": UNKNOWN},
+                  prop_deps={"bucket": ["data"], "targetBucket": ["bucket"]})
+    diags = of(Pack().analyze_stack([*graph, source, logging]), "s3-bucket-encrypted-with-cmk")
+    assert [d.urn.rsplit("::", 1)[1] for d in diags] == ["data"]  # data has no SSE config; target is exempt
+    graph = _sse(_bucket_graph(), {"sseAlgorithm": "aws:kms"})  # a target without a CMK is still wrong
+    diags = of(Pack().analyze_stack([*graph, source, logging]), "s3-bucket-encrypted-with-cmk")
+    assert sorted(d.urn.rsplit("::", 1)[1] for d in diags) == ["data", "sse"]
+
+
 def test_sqs_dead_letter_queue_and_tls_policy() -> None:
     dlq = Res(T.SQS_QUEUE, "dlq", {"arn": UNKNOWN})
     queue = Res(T.SQS_QUEUE, "orders", {"redrivePolicy": UNKNOWN}, prop_deps={"redrivePolicy": ["dlq"]})
