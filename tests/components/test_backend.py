@@ -15,7 +15,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
 
 from components.backend import VISIBILITY_TIMEOUT_FACTOR, Backend, BackendArgs
-from components.database import db_identifier
+from components.database import db_identifier, parameter_family, performance_insights_supported
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
 from components.settings import Settings, settings_from_mapping
@@ -431,18 +431,28 @@ def test_environment_variables_follow_the_contract(r: Rendered) -> None:
     assert ("OAUTH_SCOPE" in env) is bool(s.oauth_scope)
 
 
-def test_oauth_scope_is_passed_when_configured() -> None:
+def backend_with(stack: str, overrides: dict[str, Any]) -> Graph:
     holder: dict[str, Any] = {}
-    cfg = {"oauthScope": "orders:write"}
+    cfg = {**CLIENT_ID, **overrides}
 
     def program() -> None:
-        s = settings_from_mapping("dev", stack_config("dev", cfg))
+        s = settings_from_mapping(stack, stack_config(stack, cfg))
         keys = Encryption("keys", EncryptionArgs(s, ACCOUNT_ID))
         net = Network("net", NetworkArgs(s, keys.logs_key, ACCOUNT_ID))
         holder["b"] = Backend("backend", BackendArgs(s, net, keys, ACCOUNT_ID))
 
-    g = render(program, "dev", config=cfg)
+    return render(program, stack, config=cfg)
+
+
+def test_oauth_scope_is_passed_when_configured() -> None:
+    g = backend_with("dev", {"oauthScope": "orders:write"})
     assert function(g, "worker")["environment"]["variables"]["OAUTH_SCOPE"] == "orders:write"
+
+
+def test_unreserved_worker_leaves_the_poller_unbounded() -> None:
+    # SQS requires maximumConcurrency >= 2; with no reservation there is nothing to stay below.
+    g = backend_with("dev", {"lambdaReservedConcurrency": -1})
+    assert "scalingConfig" not in g.one(ESM).inputs
 
 
 # ---- external API secret -------------------------------------------------------------------------------------------
@@ -517,3 +527,16 @@ def test_database_identifier_is_derived_and_checked() -> None:
     bad = settings_from_mapping("x", stack_config("dev", {"environment": "a--b"}))
     with pytest.raises(ValueError, match="environment"):
         db_identifier(bad)
+
+
+def test_performance_insights_follows_the_engine_and_class() -> None:
+    # RDS for PostgreSQL supports it on every class; MySQL/MariaDB refuse it on the smallest burstable ones.
+    assert performance_insights_supported("postgres", "db.t4g.micro")
+    assert performance_insights_supported("postgres", "db.m7g.large")
+    assert not performance_insights_supported("mysql", "db.t4g.micro")
+    assert performance_insights_supported("mysql", "db.t4g.medium")
+
+
+def test_parameter_family_is_the_major_version() -> None:
+    assert parameter_family("16") == "postgres16"
+    assert parameter_family("16.4") == "postgres16"
