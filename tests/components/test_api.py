@@ -142,11 +142,6 @@ def edge(stack: str, *, preview: bool = False, config: dict[str, Any] | None = N
     return _edge(stack, preview, json.dumps(config or {}, sort_keys=True), tuple(routes))
 
 
-@pytest.fixture(params=stacks())
-def stack(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest.fixture
 def rendered(stack: str) -> Edge:
     return edge(stack)
