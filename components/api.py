@@ -111,6 +111,18 @@ class Api(pulumi.ComponentResource):
       retained on delete (destroying it would reset logging for every API in the account and region).
     """
 
+    rest_api: aws.apigateway.RestApi
+    stage: aws.apigateway.Stage
+    authorizer_function: VpcFunction
+    firewall: ApiFirewall
+    access_log_group: aws.cloudwatch.LogGroup
+    execution_log_group: aws.cloudwatch.LogGroup
+    usage_plans: dict[str, aws.apigateway.UsagePlan]
+    web_acl_metric_name: str
+    url: pulumi.Output[str]
+    outputs: dict[str, Any]
+    """The stack-output contract's ``api`` object."""
+
     def __init__(self, name: str, args: ApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:api:Api", name, None, opts)
         s = args.settings
@@ -388,8 +400,9 @@ class Api(pulumi.ComponentResource):
         self.firewall = ApiFirewall(
             f"{name}-waf", FirewallArgs(settings=s, logs_key_arn=args.logs_key_arn, stage_arn=self.stage.arn), child
         )
+        self.web_acl_metric_name = self.firewall.metric_name  # for alarms on AWS/WAFV2 BlockedRequests
         self.domain_name: aws.apigateway.DomainName | None = None
-        self.url: pulumi.Output[str] = (
+        self.url = (
             self._custom_domain(name, s, custom_domain, tls) if custom_domain is not None else self.stage.invoke_url
         )
 

@@ -126,12 +126,15 @@ class ApiFirewall(pulumi.ComponentResource):
     web_acl: aws.wafv2.WebAcl
     log_group: aws.cloudwatch.LogGroup
     association: aws.wafv2.WebAclAssociation
+    metric_name: str
+    """The web ACL's CloudWatch metric name (the ``WebACL`` dimension of AWS/WAFV2 metrics)."""
 
     def __init__(self, name: str, args: FirewallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:api:ApiFirewall", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
         acl_name = physical_name(s.name_prefix, "api", 128)
+        self.metric_name = acl_name
         inspection = body_inspection_limit(s.max_request_body_bytes)
         # The provider types these as TypedDicts; the plain dicts above are checked by the tests instead.
         rules: list[Any] = web_acl_rules(s)
@@ -148,7 +151,7 @@ class ApiFirewall(pulumi.ComponentResource):
             default_action=allow,
             rules=rules,
             association_config=association_config,
-            visibility_config=_visibility(acl_name),
+            visibility_config=_visibility(self.metric_name),
             opts=child,
         )
         self.log_group = aws.cloudwatch.LogGroup(

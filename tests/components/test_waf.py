@@ -94,6 +94,7 @@ def test_web_acl_is_regional_visible_and_carries_the_rules(rendered: Edge) -> No
     assert acl["defaultAction"] == {"allow": {}}
     assert acl["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
     assert acl["visibilityConfig"]["sampledRequestsEnabled"] is True
+    assert acl["visibilityConfig"]["metricName"] == acl["name"]  # the WebACL dimension alarms use
     assert {r["name"] for r in acl["rules"]} == {r["name"] for r in web_acl_rules(rendered.settings)}
     assert all(r["visibilityConfig"]["cloudwatchMetricsEnabled"] for r in acl["rules"])
     assert acl.get("associationConfig") is None  # default inspection limit covers the default body size
