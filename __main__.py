@@ -13,6 +13,7 @@ provider = aws.Provider("aws", region=settings.region, default_tags={"tags": set
 
 platform = SecureApiPlatform(
     "platform",
+    # None until `pulumi config set --secret oauthClientSecret ...`: the secret is then created without a value.
     PlatformArgs(settings, oauth_client_secret=pulumi.Config().get_secret("oauthClientSecret")),
     opts=pulumi.ResourceOptions(providers={"aws": provider}),
 )

@@ -22,6 +22,22 @@ _XRAY_STATEMENT = {
     "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
     "Resource": "*",
 }
+# What Lambda needs to attach the function to the VPC. Written out instead of attaching the AWS managed
+# AWSLambdaVPCAccessExecutionRole, which also grants logs:CreateLogGroup/PutLogEvents on every log group.
+# ENIs are created before their ids exist, so these actions cannot be scoped to resources.
+_VPC_ENI_STATEMENT = {
+    "Sid": "VpcNetworkInterfaces",
+    "Effect": "Allow",
+    "Action": [
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ],
+    "Resource": "*",
+}
 
 
 @dataclass
@@ -59,7 +75,7 @@ def _policy_document(statements: Sequence[Any]) -> pulumi.Output[str]:
 class VpcFunction(pulumi.ComponentResource):
     """Creates a Lambda function (Python 3.12) in the app tier with: its own execution role trusted only by
     Lambda in this account; an inline policy of exactly the statements passed in, plus writing to its own log
-    group and X-Ray; the AWS managed VPC-access policy (ENI management has no resource-level permissions); a log
+    group, X-Ray and the VPC network-interface actions (which have no resource-level permissions); a log
     group created first, KMS-encrypted with the environment's retention (Lambda would otherwise create one
     unencrypted that never expires); env vars encrypted with a CMK; active tracing; reserved concurrency."""
 
@@ -112,13 +128,7 @@ class VpcFunction(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=_policy_document([logs_statement, _XRAY_STATEMENT, *args.statements]),
-            opts=child,
-        )
-        vpc_access = aws.iam.RolePolicyAttachment(
-            f"{name}-vpc-access",
-            role=self.role.name,
-            policy_arn=aws.iam.ManagedPolicy.AWS_LAMBDA_VPC_ACCESS_EXECUTION_ROLE,
+            policy=_policy_document([logs_statement, _XRAY_STATEMENT, _VPC_ENI_STATEMENT, *args.statements]),
             opts=child,
         )
         self.function = aws.lambda_.Function(
@@ -138,8 +148,8 @@ class VpcFunction(pulumi.ComponentResource):
             tracing_config={"mode": "Active"},
             vpc_config={"subnet_ids": list(args.subnet_ids), "security_group_ids": list(args.security_group_ids)},
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},
-            # Without the attachment Lambda refuses the VPC config (no CreateNetworkInterface); without the log
+            # Without the policy first Lambda refuses the VPC config (no CreateNetworkInterface); without the log
             # group first, Lambda would create an unencrypted one.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, vpc_access, self.log_group]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, self.log_group]),
         )
         self.register_outputs({"functionName": self.function.name, "roleArn": self.role.arn})

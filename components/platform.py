@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.backend import Backend, BackendArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
 from components.settings import Settings
@@ -34,6 +35,12 @@ class SecureApiPlatform(pulumi.ComponentResource):
         self.network = Network(
             f"{name}-network", NetworkArgs(s, self.encryption.logs_key, self.account_id), child
         )
+        self.backend = Backend(
+            f"{name}-backend",
+            BackendArgs(s, self.network, self.encryption, self.account_id, args.oauth_client_secret),
+            child,
+        )
+        functions = {key: fn.function.name for key, fn in self.backend.functions.items()}
         self.outputs: dict[str, pulumi.Input[object]] = {
             "environment": s.environment,
             "region": s.region,
@@ -51,6 +58,17 @@ class SecureApiPlatform(pulumi.ComponentResource):
                     "database": self.network.database_security_group.id,
                 },
                 "flow_log_group": self.network.flow_log_group.name,
+            },
+            "backend": {
+                "db_instance_id": self.backend.db.identifier,
+                "db_endpoint": self.backend.db.endpoint,
+                "event_bus_name": self.backend.event_bus.name,
+                "queue_urls": {"orders": self.backend.queue.url, "orders_dlq": self.backend.dlq.url},
+                "secret_arns": {
+                    "oauth_client": self.backend.oauth_secret.arn,
+                    "db_master": self.backend.db_master_secret_arn,
+                },
+                "function_names": functions,
             },
             "allowed_public_ports": [443],
         }

@@ -105,6 +105,18 @@ class _Mocks(pulumi.runtime.Mocks):
             state["invokeArn"] = f"arn:aws:apigateway:{self.region}:lambda:path/functions/{state['arn']}/invocations"
         if args.typ == "aws:ec2/vpc:Vpc":
             state["defaultNetworkAclId"] = "acl-default"
+        if args.typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{rid}"
+        if args.typ == "aws:rds/instance:Instance":
+            address = f"{rid}.c0ffee.{self.region}.rds.amazonaws.com"
+            state.update(
+                address=address,
+                endpoint=f"{address}:5432",
+                resourceId="db-" + rid.upper().replace("-", "")[:26],
+                masterUserSecrets=[
+                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!{rid}"}
+                ],
+            )
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -152,7 +164,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Pulumi.yaml defaults + Pulumi.<stack>.yaml + overrides, keyed without the project namespace."""
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {k: v.get("default") for k, v in project.get("config", {}).items()}
+    values: dict[str, Any] = {k: v["default"] for k, v in project.get("config", {}).items() if "default" in v}
     stack_file = ROOT / f"Pulumi.{stack}.yaml"
     if stack_file.exists():
         values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
