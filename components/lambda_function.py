@@ -9,9 +9,9 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from functions.package import archive_path
 
 from components.settings import Settings
+from functions.package import archive_path
 
 RUNTIME = aws.lambda_.Runtime.PYTHON3D12
 
