@@ -33,15 +33,9 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="package", autouse=True)
-def _fake_credentials() -> Iterator[None]:
-    # The normal credential chain must find *something*; never real credentials in tests.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.delenv("AWS_PROFILE", raising=False)
-        patch.delenv("AWS_SESSION_TOKEN", raising=False)
-        yield
+def fake_session() -> boto3.Session:
+    """Explicit fake credentials: never the developer's, and no dependence on fixture order or env."""
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def fsbp_subscription(region: str, status: str = "READY") -> dict[str, Any]:
@@ -76,7 +70,7 @@ def run_audit(endpoint: str, outputs: dict[str, Any], *extra: str,
         actions.add(iam_action(model.service_model, model.name))
 
     def make_aws(region: str, endpoint_url: str | None, profile: str | None) -> Aws:
-        session = boto3.Session()
+        session = fake_session()
         session.events.register("before-parameter-build", record)
         aws = Aws(session, region, endpoint_url)
         stubber = Stubber(aws.client("securityhub"))

@@ -13,6 +13,9 @@ from audit.checks import ALL_CHECKS
 from tests.audit.account import VIOLATIONS
 from tests.audit.conftest import Run, fsbp_subscription, run_audit
 
+# One moto server per worker is seeded once; keep every test that uses it on the same xdist worker.
+pytestmark = pytest.mark.xdist_group("audit-moto")
+
 POLICY = Path(__file__).resolve().parents[2] / "audit" / "iam-policy.json"
 ALL_IDS = [check.id for check in ALL_CHECKS]
 

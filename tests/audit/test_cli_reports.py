@@ -16,7 +16,10 @@ import pytest
 from audit.cli import audit_main
 from audit.model import Check, Report, Severity
 from audit.report import render
-from tests.audit.conftest import Run, fsbp_subscription
+from tests.audit.conftest import Run, fake_session, fsbp_subscription
+
+# One moto server per worker is seeded once; keep every test that uses it on the same xdist worker.
+pytestmark = pytest.mark.xdist_group("audit-moto")
 
 ROOT = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = Path("/work/shared/reference/schemas/sarif-schema-2.1.0.json")
@@ -86,13 +89,12 @@ def test_sarif_of_a_real_audit_validates(moto_endpoint: str, compliant_outputs: 
 
 def _sarif_via_cli(endpoint: str, outputs: dict[str, Any], target: Path, summary: Path) -> int:
     # The real CLI path with the documented Stubber stand-in for Security Hub (see conftest.run_audit).
-    import boto3
     from botocore.stub import Stubber
 
     from audit.aws import Aws
 
     def make_aws(region: str, endpoint_url: str | None, profile: str | None) -> Aws:
-        aws = Aws(boto3.Session(), region, endpoint_url)
+        aws = Aws(fake_session(), region, endpoint_url)
         stubber = Stubber(aws.client("securityhub"))
         stubber.add_response("get_enabled_standards", {"StandardsSubscriptions": [fsbp_subscription(region)]})
         stubber.activate()
