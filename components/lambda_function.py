@@ -125,10 +125,15 @@ class VpcFunction(pulumi.ComponentResource):
                 "Resource": f"{arn}:*",
             }
         )
+        # The execution role decrypts the CMK-encrypted environment variables at cold start.
+        env_statement = pulumi.Output.from_input(args.env_key_arn).apply(
+            lambda arn: {"Sid": "DecryptEnvironment", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": arn}
+        )
+        statements = [logs_statement, env_statement, _XRAY_STATEMENT, _VPC_ENI_STATEMENT, *args.statements]
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=_policy_document([logs_statement, _XRAY_STATEMENT, _VPC_ENI_STATEMENT, *args.statements]),
+            policy=_policy_document(statements),
             opts=child,
         )
         self.function = aws.lambda_.Function(

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.api import Api, ApiArgs
 from components.backend import Backend, BackendArgs
 from components.encryption import Encryption, EncryptionArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.settings import Settings
 
@@ -40,9 +42,41 @@ class SecureApiPlatform(pulumi.ComponentResource):
             BackendArgs(s, self.network, self.encryption, self.account_id, args.oauth_client_secret),
             child,
         )
+        self.api = Api(
+            f"{name}-api",
+            ApiArgs(
+                settings=s,
+                api_function=self.backend.functions["api"].function,
+                reconcile_function=self.backend.functions["reconcile"].function,
+                logs_key_arn=self.encryption.logs_key.arn,
+                lambda_env_key_arn=self.encryption.data_key.arn,
+                subnet_ids=[sn.id for sn in self.network.app_subnets],
+                security_group_ids=[self.network.app_security_group.id],
+            ),
+            child,
+        )
         functions = {key: fn.function.name for key, fn in self.backend.functions.items()}
+        functions["authorizer"] = self.api.authorizer_function.function.name
+        self.monitoring = Monitoring(
+            f"{name}-monitoring",
+            MonitoringArgs(
+                settings=s,
+                encryption=self.encryption,
+                account_id=self.account_id,
+                api_name=self.api.rest_api.name,
+                stage_name=self.api.stage.stage_name,
+                web_acl_metric_name=self.api.web_acl_metric_name,
+                function_names=functions,
+                dlq_name=self.backend.dlq.name,
+                db_instance_id=self.backend.db.identifier,
+                access_log_group_name=self.api.access_log_group.name,
+            ),
+            child,
+        )
         self.outputs: dict[str, pulumi.Input[object]] = {
             "environment": s.environment,
+            "api": self.api.outputs,
+            "monitoring": self.monitoring.outputs(),
             "region": s.region,
             "account_id": self.account_id,
             "keys": {

@@ -100,9 +100,12 @@ class Settings(BaseModel):
     allowed_source_cidrs: tuple[str, ...] = Field(alias="allowedSourceCidrs")
     custom_domain_name: str = Field(alias="customDomainName")
     custom_domain_zone_id: str = Field(alias="customDomainZoneId")
-    tls_security_policy: Literal["TLS_1_2", "SecurityPolicy_TLS13_1_2_2021_06", "SecurityPolicy_TLS13_2025_EDGE"] = (
-        Field(alias="tlsSecurityPolicy")
-    )
+    tls_security_policy: Literal[
+        "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
+        "SecurityPolicy_TLS13_1_3_2025_09",
+        "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
+        "TLS_1_2",
+    ] = Field(alias="tlsSecurityPolicy")
 
     # identity provider (JWT authorizer)
     jwt_issuer: str = Field(alias="jwtIssuer")

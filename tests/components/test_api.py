@@ -461,7 +461,7 @@ def test_without_a_custom_domain_the_execute_api_endpoint_is_the_url(rendered: E
     assert rendered.outputs["custom_domain"] is None
 
 
-@pytest.mark.parametrize("policy", ["TLS_1_2", "SecurityPolicy_TLS13_1_2_2021_06"])
+@pytest.mark.parametrize("policy", ["TLS_1_2", "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09"])
 def test_custom_domain_is_the_only_door_with_tls12_or_later(policy: str) -> None:
     e = edge("dev", config={**DOMAIN, "tlsSecurityPolicy": policy})
     g = e.graph

@@ -188,7 +188,7 @@ def test_access_logging_exempts_the_log_target_bucket() -> None:
     assert len(of(Pack().analyze_stack([source, target]), "s3-bucket-access-logging")) == 2
 
 
-def _sse(graph: list[Res], default: dict[str, object]) -> list[Res]:
+def _sse(graph: list[Res], default: dict[str, str]) -> list[Res]:
     sse = next(r for r in graph if r.type == T.S3_SSE[0])
     sse.props["rules"] = [{"applyServerSideEncryptionByDefault": default}]
     return graph
