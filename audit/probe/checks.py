@@ -65,6 +65,9 @@ class ProbeSettings:
     health_path: str = "/health"
     api_key_header: str = "x-api-key"
     api_key: str | None = None  # a valid key makes the body-size test decisive
+    # A valid partner JWT (scope partner:orders:write) makes the wrong-key test decisive: the platform's partner
+    # route needs a token AND a key, and API Gateway runs the authorizer before it checks the key.
+    token: str | None = None
     body_limit_bytes: int = 8192
     burst_requests: int = 200
     burst_seconds: float = 10.0
@@ -136,8 +139,18 @@ class Prober:
         return [self._refused(BAD_JWT, self.s.orders_path, response, {401, 403})]
 
     def wrong_api_key(self) -> list[Result]:
-        response = self.request("POST", self.s.partner_path, json={"sku": "probe", "quantity": 1},
-                                headers={self.s.api_key_header: WRONG_API_KEY_VALUE})
+        headers = {self.s.api_key_header: WRONG_API_KEY_VALUE}
+        if self.s.token:
+            headers["Authorization"] = f"Bearer {self.s.token}"
+        response = self.request("POST", self.s.partner_path, json={"sku": "probe", "quantity": 1}, headers=headers)
+        if self.s.token:
+            return [self._refused(WRONG_API_KEY, self.s.partner_path, response, {403})]
+        if response.status_code == 401:
+            return [WRONG_API_KEY.passed(
+                f"POST {self.s.partner_path}",
+                "Refused with HTTP 401. Without a valid token (PROBE_TOKEN) the refusal came from the authorizer, "
+                "so the API key check itself was not reached.",
+            )]
         return [self._refused(WRONG_API_KEY, self.s.partner_path, response, {403})]
 
     def body_size(self) -> list[Result]:

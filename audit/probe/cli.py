@@ -56,6 +56,7 @@ def _settings(args: argparse.Namespace, stdin: TextIO) -> ProbeSettings:
     return ProbeSettings(
         url=url, orders_path=args.orders_path, partner_path=args.partner_path, health_path=args.health_path,
         api_key_header=args.api_key_header, api_key=os.environ.get("PROBE_API_KEY") or None,
+        token=os.environ.get("PROBE_TOKEN") or None,
         body_limit_bytes=args.body_limit_bytes, burst_requests=args.burst_requests,
         burst_seconds=args.burst_seconds, burst_concurrency=args.burst_concurrency, http_port=args.http_port,
         timeout=args.timeout, ca_bundle=args.ca_bundle)

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import trustme
 
 BODY_LIMIT = 1024
+VALID_TOKEN = "valid-partner-token"
 THROTTLE_AFTER = 20  # requests to /health before the stand-in answers 429
 TRACEBACK = 'Traceback (most recent call last):\n  File "/var/task/app.py", line 12, in handler\nKeyError: x'
 
@@ -28,6 +29,7 @@ class Behaviour:
     leak_traceback: bool = False
     throttle: bool = True
     legacy_tls: bool = False
+    partner_needs_jwt: bool = False  # like the platform: authorizer first (401), then the API key (403)
 
 
 @dataclass
@@ -81,6 +83,8 @@ def _handler(behaviour: Behaviour, hits: list[int]) -> type[BaseHTTPRequestHandl
                 return self._error(413, "Request Entity Too Large")  # body left unread, like a WAF block
             self.rfile.read(length)
             if self.path == "/dev/partner/orders":
+                if behaviour.partner_needs_jwt and self.headers.get("Authorization") != f"Bearer {VALID_TOKEN}":
+                    return self._error(401, "Unauthorized")
                 if self.headers.get("x-api-key") != "valid-key" and not behaviour.accept_wrong_key:
                     return self._error(403, "Forbidden")
                 return self._send(201, {"order_id": "1"})

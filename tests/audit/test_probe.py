@@ -14,7 +14,15 @@ import trustme
 from audit.probe.checks import CHECKS
 from audit.probe.cli import probe_main
 from audit.probe.leaks import find_leaks
-from tests.audit.endpoint import BODY_LIMIT, THROTTLE_AFTER, Behaviour, closed_port, https_endpoint, plain_http_server
+from tests.audit.endpoint import (
+    BODY_LIMIT,
+    THROTTLE_AFTER,
+    VALID_TOKEN,
+    Behaviour,
+    closed_port,
+    https_endpoint,
+    plain_http_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +80,32 @@ def test_each_broken_behaviour_fails_its_check(ca: trustme.CA, behaviour: Behavi
     expected = {check_id, "probe-wrong-api-key"} if behaviour.accept_wrong_key else {check_id}
     assert failed == expected, report["results"]
     assert code == 1
+
+
+def _wrong_key_result(ca: trustme.CA, behaviour: Behaviour, monkeypatch: pytest.MonkeyPatch,
+                      token: str | None) -> dict[str, Any]:
+    if token:
+        monkeypatch.setenv("PROBE_TOKEN", token)
+    with https_endpoint(ca, behaviour) as endpoint:
+        _, report = probe(endpoint.url, endpoint.ca_file, closed_port())
+    [result] = [r for r in report["results"] if r["id"] == "probe-wrong-api-key"]
+    return result
+
+
+def test_wrong_key_behind_an_authorizer_passes_with_a_note_without_a_token(
+    ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _wrong_key_result(ca, Behaviour(partner_needs_jwt=True), monkeypatch, None)
+    assert result["status"] == "pass" and "PROBE_TOKEN" in result["message"], result
+
+
+def test_wrong_key_with_a_valid_token_must_be_refused_by_the_key_check(
+    ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = _wrong_key_result(ca, Behaviour(partner_needs_jwt=True), monkeypatch, VALID_TOKEN)
+    assert good["status"] == "pass" and "PROBE_TOKEN" not in good["message"], good
+    bad = _wrong_key_result(ca, Behaviour(partner_needs_jwt=True, accept_wrong_key=True), monkeypatch, VALID_TOKEN)
+    assert bad["status"] == "fail", bad
 
 
 @pytest.mark.parametrize("redirect", [False, True], ids=["serves-http", "redirects-http"])

