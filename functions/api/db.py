@@ -97,15 +97,22 @@ def is_broken_connection(exc: BaseException) -> bool:
 
 
 class Database:
-    """The reused connection, its schema migration and transactions on it."""
+    """The reused connection, transactions on it and (only if asked) the schema migration at cold start.
 
-    def __init__(self, settings: DbSettings, token_provider: TokenProvider | None = None) -> None:
+    `migrate_on_start` is off in deployed stacks (the bootstrap owns the schema; the app role cannot run DDL);
+    the environment sets it with DB_MIGRATE_ON_START.
+    """
+
+    def __init__(
+        self, settings: DbSettings, token_provider: TokenProvider | None = None, migrate_on_start: bool = False
+    ) -> None:
         self.settings = settings
+        self.migrate_on_start = migrate_on_start
         self._token_provider = token_provider or IamAuthTokenProvider(
             settings.host, settings.port, settings.user, settings.region
         )
         self._conn: pg8000.native.Connection | None = None
-        self._schema_ready = False
+        self._schema_ready = not migrate_on_start
 
     def _connect(self) -> pg8000.native.Connection:
         context = build_ssl_context(self.settings.ssl_root_cert)

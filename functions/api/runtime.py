@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.api.config import DbSettings, EventSettings
+from functions.api.config import DbSettings, EventSettings, migrate_on_start
 from functions.api.db import Database, TokenProvider
 from functions.api.events import Publisher
 
@@ -27,12 +27,16 @@ class Runtime:
         event_settings: EventSettings,
         token_provider: TokenProvider | None = None,
         events_client: Any = None,
+        migrate_on_start: bool = False,
     ) -> Runtime:
-        return cls(Database(db_settings, token_provider), Publisher(event_settings, events_client))
+        return cls(
+            Database(db_settings, token_provider, migrate_on_start=migrate_on_start),
+            Publisher(event_settings, events_client),
+        )
 
     @classmethod
     def from_env(cls) -> Runtime:
-        return cls.build(DbSettings.from_env(), EventSettings.from_env())
+        return cls.build(DbSettings.from_env(), EventSettings.from_env(), migrate_on_start=migrate_on_start())
 
 
 _current: Runtime | None = None

@@ -1,21 +1,32 @@
-"""The orders table and its idempotent migration.
+"""The orders table, the application role's privileges and their idempotent migration: the one place the
+database's shape is defined.
 
-Trade-off (documented for reviewers): the migration runs once per cold start, from the function itself,
-as `CREATE ... IF NOT EXISTS` statements under a transaction-scoped advisory lock (so concurrent cold
-starts serialise instead of racing on the catalog). That keeps deployment to one step and costs one
-short round trip per cold start, but it means the function's database role owns the table and may run
-DDL. A stricter setup would run migrations from a separate deploy-time job with an owner role and give
-the function role only SELECT/INSERT/UPDATE; the statements below are written to be reusable for that.
-Changing a column later needs a real migration tool: IF NOT EXISTS only creates what is missing.
+Who runs it: the deploy-time bootstrap (functions/api/bootstrap.py), connected as the RDS master user, so the
+table is owned by the master/migration role and the functions' role (the app role) gets only the DML it needs.
+The api function runs DDL at cold start only when DB_MIGRATE_ON_START=true (local development); deployed
+stacks leave it off, so a compromised function cannot alter or drop the table.
+
+Statements are `CREATE ... IF NOT EXISTS` under a transaction-scoped advisory lock (concurrent runs serialise
+instead of racing on the catalog). Changing a column later needs a real migration tool: IF NOT EXISTS only
+creates what is missing. SCHEMA_VERSION changes whenever the statements or the grants change, and the
+infrastructure re-runs the bootstrap when it does.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Arbitrary constant identifying "the orders schema migration" among advisory locks.
 MIGRATION_LOCK_ID = 724_311_001
+TABLE = "orders"
+SCHEMA = "public"
 
 STATEMENTS = (
     """
@@ -39,17 +50,81 @@ STATEMENTS = (
     "CREATE INDEX IF NOT EXISTS orders_unpublished_idx ON orders (created_at) WHERE NOT published",
 )
 
+# What the api/reconcile code does to the table, and nothing more: it inserts orders, reads them and marks them
+# published (SELECT ... FOR UPDATE in reconcile needs UPDATE on a column too). No DELETE, no TRUNCATE, and
+# UPDATE only on the two outbox columns, so even a compromised function cannot rewrite what was ordered.
+APP_TABLE_PRIVILEGES = ("SELECT", "INSERT")
+APP_UPDATABLE_COLUMNS = ("published", "published_at")
 
-def migrate(conn: Any) -> None:
-    """Apply the schema; safe to run any number of times, concurrently."""
+# PostgreSQL identifiers we accept for the app role: lower case (unquoted PostgreSQL folds to it), at most 63
+# bytes. Quoting is applied as well, so a keyword such as "user" is still a valid role name.
+ROLE_NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# Roles PostgreSQL or RDS own: granting table privileges to them, or creating them, must never happen.
+RESERVED_ROLE_NAMES = frozenset({"postgres", "public", "rdsadmin", "rds_superuser", "rds_iam", "rds_replication",
+                                 "rds_password", "rdstopmgr", "rdsrepladmin"})
+
+SCHEMA_VERSION = hashlib.sha256(
+    json.dumps([STATEMENTS, APP_TABLE_PRIVILEGES, APP_UPDATABLE_COLUMNS, TABLE, SCHEMA]).encode()
+).hexdigest()[:16]
+
+
+def quote_role(name: str, setting: str = "DB_APP_USER") -> str:
+    """The validated role name as a quoted SQL identifier; ValueError naming `setting` otherwise.
+
+    Role DDL takes no bind parameters, so the name is interpolated: validation rejects anything but
+    [a-z_][a-z0-9_]*, and the quotes make even a reserved word an identifier.
+    """
+    if not isinstance(name, str) or not ROLE_NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"{setting} must be 1-63 characters of a-z, 0-9 and '_', not starting with a digit; got {name!r}"
+        )
+    if name in RESERVED_ROLE_NAMES or name.startswith("pg_"):
+        raise ValueError(f"{setting} must not name a PostgreSQL or RDS built-in role; got {name!r}")
+    return f'"{name}"'
+
+
+def apply(conn: Any) -> None:
+    """Run the DDL in the caller's transaction (which should hold the migration lock)."""
+    for statement in STATEMENTS:
+        conn.run(statement)
+
+
+def grant_app_privileges(conn: Any, role: str) -> None:
+    """Give the app role exactly APP_TABLE_PRIVILEGES + UPDATE(APP_UPDATABLE_COLUMNS) on the table.
+
+    Everything is revoked first, so privileges a previous version granted (or someone added by hand) do not
+    linger: the result is the same whatever the starting point. Run by the table's owner.
+    """
+    quoted = quote_role(role)
+    # PostgreSQL 15 already denies PUBLIC CREATE on the public schema; older engines allow it. Making it explicit
+    # keeps the app role from creating objects whatever the engine version (a no-op warning if not the owner).
+    conn.run(f"REVOKE CREATE ON SCHEMA {SCHEMA} FROM PUBLIC")
+    conn.run(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {quoted}")
+    conn.run(f"REVOKE ALL ON TABLE {TABLE} FROM {quoted}")
+    conn.run(f"GRANT {', '.join(APP_TABLE_PRIVILEGES)} ON TABLE {TABLE} TO {quoted}")
+    conn.run(f"GRANT UPDATE ({', '.join(APP_UPDATABLE_COLUMNS)}) ON TABLE {TABLE} TO {quoted}")
+
+
+def lock(conn: Any) -> None:
+    """Serialise migrations (transaction-scoped: released at COMMIT/ROLLBACK)."""
+    conn.run("SELECT pg_advisory_xact_lock(:lock_id)", lock_id=MIGRATION_LOCK_ID)
+
+
+def in_transaction(conn: Any, work: Callable[[Any], T]) -> T:
+    """Run `work(conn)` between START TRANSACTION and COMMIT, holding the migration lock; roll back on error."""
     conn.run("START TRANSACTION")
     try:
-        conn.run("SELECT pg_advisory_xact_lock(:lock_id)", lock_id=MIGRATION_LOCK_ID)
-        for statement in STATEMENTS:
-            conn.run(statement)
+        lock(conn)
+        result = work(conn)
         conn.run("COMMIT")
     except BaseException:
         # The original error is the one worth reporting, not a failed ROLLBACK on a dead session.
         with contextlib.suppress(Exception):
             conn.run("ROLLBACK")
         raise
+    return result
+
+
+def migrate(conn: Any) -> None:
+    """Apply the schema; safe to run any number of times, concurrently."""
+    in_transaction(conn, apply)

@@ -1,4 +1,4 @@
-"""Fixtures for the api/reconcile handlers: a real database per test and moto's EventBridge → SQS."""
+"""Fixtures for the api/reconcile handlers: a real, bootstrapped database and moto's EventBridge → SQS."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.api import runtime
+from functions.api import bootstrap, runtime
 from functions.api.config import DbSettings, EventSettings
 from functions.api.runtime import Runtime
 
@@ -58,12 +58,6 @@ def settings_for(server: Any, database: str, ca_file: str | None = None) -> DbSe
         ssl_root_cert=ca_file or server.ca_file,
         region=REGION,
     )
-
-
-@pytest.fixture
-def db_settings(postgres_server: Any, pg_database: str) -> DbSettings:
-    """Settings for a fresh, empty database (a true cold start)."""
-    return settings_for(postgres_server, pg_database)
 
 
 @dataclass
@@ -133,19 +127,31 @@ class Api:
         return int(self.sql("SELECT count(*) FROM orders")[0][0])
 
 
-@pytest.fixture(scope="module")
-def module_database(postgres_server: Any) -> Iterator[tuple[DbSettings, Any]]:
-    """One database per test module (CREATE DATABASE costs ~0.2 s) and an admin connection to it."""
-    name = f"m_{secrets.token_hex(6)}"
-    root = postgres_server.admin()
-    root.run(f'CREATE DATABASE "{name}" OWNER app_user')
-    admin = postgres_server.admin(name)
+@contextlib.contextmanager
+def bootstrapped_database(server: Any, prefix: str, app_user: str | None = None) -> Iterator[tuple[str, Any]]:
+    """A database set up as in a deployed stack: owned by the admin (the RDS master user's part), schema and
+    app-role grants applied by the bootstrap's own `provision`. Yields (name, admin connection to it)."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    root = server.admin()
+    root.run(f'CREATE DATABASE "{name}"')
+    admin = server.admin(name)
     try:
-        yield settings_for(postgres_server, name), admin
+        bootstrap.provision(admin, app_user or server.app_user)
+        yield name, admin
     finally:
         admin.close()
         root.run(f'DROP DATABASE "{name}" WITH (FORCE)')
         root.close()
+
+
+@pytest.fixture(scope="module")
+def module_database(postgres_server: Any) -> Iterator[tuple[DbSettings, Any]]:
+    """One bootstrapped database per test module (CREATE DATABASE costs ~0.2 s) and an admin connection to it.
+
+    The handlers thus run with exactly the privileges the deployed app role has (no DDL, no DELETE).
+    """
+    with bootstrapped_database(postgres_server, "m") as (name, admin):
+        yield settings_for(postgres_server, name), admin
 
 
 @pytest.fixture(scope="module")
@@ -174,21 +180,20 @@ def api(module_runtime: Runtime, module_database: tuple[DbSettings, Any], moto_b
 
 
 @pytest.fixture
-def api_factory(postgres_server: Any, pg_database: str) -> Iterator[Any]:
-    """Install a runtime over a fresh database with a given EventBridge client."""
-    settings = settings_for(postgres_server, pg_database)
-    admin = postgres_server.admin(pg_database)
+def api_factory(postgres_server: Any) -> Iterator[Any]:
+    """Install a runtime over a fresh bootstrapped database with a given EventBridge client."""
+    with bootstrapped_database(postgres_server, "f") as (name, admin):
+        settings = settings_for(postgres_server, name)
 
-    def make(events_client: Any) -> Api:
-        rt = build_runtime(settings, postgres_server, events_client)
-        runtime.install(rt)
-        return Api(rt, None, settings, admin)
+        def make(events_client: Any) -> Api:
+            rt = build_runtime(settings, postgres_server, events_client)
+            runtime.install(rt)
+            return Api(rt, None, settings, admin)
 
-    try:
-        yield make
-    finally:
-        runtime.install(None)
-        admin.close()
+        try:
+            yield make
+        finally:
+            runtime.install(None)
 
 
 class Context:

@@ -12,8 +12,9 @@ import trustme
 from pg8000.exceptions import DatabaseError
 
 from functions.api import app, runtime, schema
-from functions.api.config import ConfigError, DbSettings
+from functions.api.config import ConfigError, DbSettings, migrate_on_start
 from functions.api.db import Database, IamAuthTokenProvider, build_ssl_context
+from tests.functions.api.conftest import bootstrapped_database
 
 ORDER = {"sku": "SKU-1", "quantity": 1}
 
@@ -104,7 +105,7 @@ def test_connection_is_reused_across_invocations_and_reestablished_when_killed(a
 
 
 def test_migration_is_idempotent_and_defines_the_outbox_and_idempotency_constraint(api, make_event, invoke):
-    invoke(app.handler, make_event("GET", "/orders"))  # first use migrates
+    invoke(app.handler, make_event("GET", "/orders"))
     schema.migrate(api.admin)
     schema.migrate(api.admin)
     unique = api.sql(
@@ -145,25 +146,15 @@ def test_iam_token_provider_signs_a_connect_token_for_host_port_user_region(aws_
 
 
 def test_production_path_from_environment(postgres_server, make_event, invoke, aws_credentials, monkeypatch):
-    """Runtime built from the contract's env vars: IAM token source, TLS with the bundle, migration.
+    """Runtime built from the contract's env vars: IAM token source, TLS with the bundle, no DDL at cold start
+    (the database was bootstrapped at deploy time, with iam_user as the app role).
 
     The local server trusts iam_user over TLS (it cannot verify an RDS token); the token's content is
     checked by the test above.
     """
-    name = f"p_{uuid.uuid4().hex[:12]}"
-    admin = postgres_server.admin()
-    admin.run(f'CREATE DATABASE "{name}" OWNER iam_user')
-    try:
-        env = {
-            "DB_HOST": postgres_server.host,
-            "DB_PORT": str(postgres_server.port),
-            "DB_NAME": name,
-            "DB_USER": postgres_server.iam_user,
-            "DB_SSL_ROOT_CERT": postgres_server.ca_file,
-            "EVENT_BUS_NAME": "orders-bus",
-        }
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
+    with bootstrapped_database(postgres_server, "p", app_user=postgres_server.iam_user) as (name, _):
+        monkeypatch.delenv("DB_MIGRATE_ON_START", raising=False)
+        _env_for(postgres_server, name, postgres_server.iam_user, monkeypatch)
         runtime.install(None)
         try:
             status, _, body = invoke(app.handler, make_event("GET", "/orders"))
@@ -178,9 +169,81 @@ def test_production_path_from_environment(postgres_server, make_event, invoke, a
             )
         finally:
             runtime.install(None)
+
+
+def _env_for(server, database, user, monkeypatch, **extra):
+    env = {
+        "DB_HOST": server.host,
+        "DB_PORT": str(server.port),
+        "DB_NAME": database,
+        "DB_USER": user,
+        "DB_SSL_ROOT_CERT": server.ca_file,
+        "EVENT_BUS_NAME": "orders-bus",
+        **extra,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def iam_owned_database(postgres_server):
+    """An empty database the app role owns: the local-development setup where cold-start DDL is allowed."""
+    name = f"o_{uuid.uuid4().hex[:12]}"
+    admin = postgres_server.admin()
+    admin.run(f'CREATE DATABASE "{name}" OWNER {postgres_server.iam_user}')
+    try:
+        yield name
     finally:
         admin.run(f'DROP DATABASE "{name}" WITH (FORCE)')
         admin.close()
+
+
+def _has_orders_table(server, database):
+    conn = server.admin(database)
+    try:
+        return conn.run("SELECT to_regclass('public.orders')") != [[None]]
+    finally:
+        conn.close()
+
+
+def test_cold_start_runs_no_ddl_by_default(
+    postgres_server, iam_owned_database, make_event, invoke, aws_credentials, monkeypatch
+):
+    # Even a role that could create the table does not: deployed stacks leave the schema to the bootstrap.
+    monkeypatch.delenv("DB_MIGRATE_ON_START", raising=False)
+    _env_for(postgres_server, iam_owned_database, postgres_server.iam_user, monkeypatch)
+    runtime.install(None)
+    try:
+        status, _, _ = invoke(app.handler, make_event("GET", "/orders"))
+    finally:
+        runtime.install(None)
+    assert status == 500  # no table, and the function did not create one
+    assert not _has_orders_table(postgres_server, iam_owned_database)
+
+
+def test_cold_start_migrates_when_asked(
+    postgres_server, iam_owned_database, make_event, invoke, aws_credentials, monkeypatch
+):
+    _env_for(postgres_server, iam_owned_database, postgres_server.iam_user, monkeypatch, DB_MIGRATE_ON_START="true")
+    runtime.install(None)
+    try:
+        status, _, body = invoke(app.handler, make_event("GET", "/orders"))
+    finally:
+        runtime.install(None)
+    assert (status, body) == (200, {"orders": [], "next_cursor": None})
+    assert _has_orders_table(postgres_server, iam_owned_database)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("", False), ("false", False), ("0", False), ("TRUE", True),
+                                               ("1", True)])
+def test_migrate_on_start_flag_values(raw, expected):
+    assert migrate_on_start({"DB_MIGRATE_ON_START": raw}) is expected
+    assert migrate_on_start({}) is False
+
+
+def test_migrate_on_start_rejects_other_values_naming_the_variable():
+    with pytest.raises(ConfigError, match="DB_MIGRATE_ON_START"):
+        migrate_on_start({"DB_MIGRATE_ON_START": "maybe"})
 
 
 @pytest.mark.parametrize(
