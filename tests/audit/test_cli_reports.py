@@ -22,7 +22,7 @@ from tests.audit.conftest import Run, fake_session, fsbp_subscription
 pytestmark = pytest.mark.xdist_group("audit-moto")
 
 ROOT = Path(__file__).resolve().parents[2]
-SARIF_SCHEMA = Path("/work/shared/reference/schemas/sarif-schema-2.1.0.json")
+SARIF_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0
 
 CHECK = Check("demo-check", "Demo", Severity.HIGH, "Fix it.", ("X.1",))
 

@@ -12,7 +12,7 @@ from gate.project import SECRET_PLACEHOLDER
 
 from .conftest import FIXTURES, REPO_ROOT, line_of
 
-SARIF_SCHEMA = Path("/work/shared/reference/schemas/sarif-schema-2.1.0.json")
+SARIF_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0
 
 
 def run_gate(capsys, *args: str) -> tuple[int, str, str]:
