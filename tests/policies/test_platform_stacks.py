@@ -1,0 +1,47 @@
+"""The platform's own stacks, rendered as a first preview, pass the pack with their stack's config.
+
+This drives the real pack process over gRPC through the gate, exactly as `make preview` does: a policy that
+misfires on the platform, or one that cannot decide at preview, fails here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gate.cli import main
+from tests.harness import ROOT, stacks
+
+
+@functools.cache
+def gate_report(tmp: Path) -> tuple[int, dict[str, Any]]:
+    out = tmp / "gate.json"
+    code = main(["--program", str(ROOT), "--format", "json", "--output", str(out)])
+    return code, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any]]:
+    return gate_report(tmp_path_factory.mktemp("gate"))
+
+
+def test_gate_passes_every_stack(report: tuple[int, dict[str, Any]]) -> None:
+    code, body = report
+    assert code == 0, [e["message"] for e in body["policyEvents"] if e["enforcementLevel"] == "mandatory"]
+    assert body["passed"] is True
+    assert sorted(s["stack"] for s in body["stacks"]) == stacks()
+
+
+@pytest.mark.parametrize("stack", stacks())
+def test_no_mandatory_violation_and_every_policy_decides_at_preview(
+    report: tuple[int, dict[str, Any]], stack: str
+) -> None:
+    events = [e for e in report[1]["policyEvents"] if e["stack"] == stack]
+    mandatory = [e["message"] for e in events if e["enforcementLevel"] == "mandatory"]
+    assert mandatory == []
+    undecided = [e["message"] for e in events if e["category"] != "violation"]
+    assert undecided == [], "policies that could not run during preview"
