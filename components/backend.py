@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +17,11 @@ from components.lambda_function import FunctionArgs, VpcFunction
 from components.network import DB_PORT, Network
 from components.settings import Settings
 from functions.api.config import RDS_CA_BUNDLE_PACKAGE_PATH
+from functions.api.schema import SCHEMA_VERSION, code_version, quote_role
 
 API_TIMEOUT_SECONDS = 10
+# The bootstrap's DDL may wait for locks held by running functions (it gives up after its own lock timeout).
+BOOTSTRAP_TIMEOUT_SECONDS = 60
 WORKER_TIMEOUT_SECONDS = 60
 # AWS's advice for an SQS event source: visibility timeout >= 6x the function timeout, so a batch being retried
 # after throttling is not handed to a second invocation while the first still runs.
@@ -47,6 +51,32 @@ class BackendArgs:
     without a value and must be set before the worker can call the external API."""
 
 
+def _master_secret_arn(secrets: Any) -> str:
+    if not secrets:
+        # manage_master_user_password is on, so RDS always reports the secret; without it nothing can log in.
+        raise ValueError("the database reports no RDS-managed master user secret; the bootstrap cannot read it")
+    return str(secrets[0]["secret_arn"] if isinstance(secrets[0], dict) else secrets[0].secret_arn)
+
+
+def _secret_decrypt_statement(key_arn: pulumi.Input[str], secret_arn: pulumi.Input[str], region: str
+                              ) -> pulumi.Output[Mapping[str, Any]]:
+    """kms:Decrypt on the secrets key, only when Secrets Manager asks on the caller's behalf for this secret."""
+    return pulumi.Output.all(key_arn, secret_arn).apply(
+        lambda a: {
+            "Sid": "DecryptMasterSecret",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": a[0],
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": a[1],
+                }
+            },
+        }
+    )
+
+
 def _allow(sid: str, actions: list[str], resources: pulumi.Input[Any]) -> pulumi.Output[Mapping[str, Any]]:
     """An Allow statement naming its resources (Outputs resolved into the policy document)."""
     return pulumi.Output.from_input(resources).apply(
@@ -64,7 +94,13 @@ class Backend(pulumi.ComponentResource):
     - functions in the app tier: ``api`` and ``reconcile`` (PostgreSQL as the IAM-authenticated app user, PutEvents
       on the bus) and ``worker`` (consumes the queue with partial batch failures, reads the OAuth secret), each
       with its own role, env vars encrypted with the data key;
-    - the worker's SQS event source mapping.
+    - the worker's SQS event source mapping;
+    - the database ``bootstrap`` function (same package as the api; reads only the RDS-managed master secret)
+      and an ``aws.lambda_.Invocation`` of it that runs at deploy time, once the instance and the network path
+      to it exist: it creates the app role (granted rds_iam), applies the schema as the master user and grants
+      the app role only SELECT/INSERT and UPDATE of the outbox columns. It runs again when the instance is
+      replaced, the app user or schema version changes, or the bootstrap code changes; if it fails, the
+      deployment fails with its error message.
     """
 
     db: aws.rds.Instance
@@ -76,6 +112,7 @@ class Backend(pulumi.ComponentResource):
     oauth_secret: aws.secretsmanager.Secret
     oauth_secret_version: aws.secretsmanager.SecretVersion | None
     functions: dict[str, VpcFunction]
+    bootstrap: aws.lambda_.Invocation
     db_log_groups: dict[str, aws.cloudwatch.LogGroup]
     db_master_secret_arn: pulumi.Output[str | None]
 
@@ -102,6 +139,7 @@ class Backend(pulumi.ComponentResource):
 
         self.oauth_secret, self.oauth_secret_version = self._oauth_secret(name, s, keys, args.oauth_client_secret)
         self.functions = self._functions(name, args)
+        self.bootstrap = self._bootstrap_invocation(name, s, args.network)
 
         aws.lambda_.EventSourceMapping(
             f"{name}-worker-queue",
@@ -129,6 +167,7 @@ class Backend(pulumi.ComponentResource):
                 "dlqUrl": self.dlq.url,
                 "oauthSecretArn": self.oauth_secret.arn,
                 "functionNames": {k: f.function.name for k, f in self.functions.items()},
+                "bootstrapResult": self.bootstrap.result,
             }
         )
 
@@ -200,6 +239,19 @@ class Backend(pulumi.ComponentResource):
             # Queue messages are encrypted with the data key, the secret with the secrets key.
             _allow("DecryptOrdersAndSecret", ["kms:Decrypt"], [keys.data_key.arn, keys.secrets_key.arn]),
         ]
+        master_secret_arn = self.db.master_user_secrets.apply(_master_secret_arn)
+        bootstrap_env: dict[str, pulumi.Input[str]] = {
+            "DB_HOST": self.db.address,
+            "DB_PORT": str(DB_PORT),
+            "DB_NAME": s.db_name,
+            "DB_APP_USER": s.db_app_username,
+            "DB_SSL_ROOT_CERT": DB_SSL_ROOT_CERT,
+            "DB_MASTER_SECRET_ARN": master_secret_arn,
+        }
+        bootstrap_statements = [
+            _allow("ReadMasterSecret", ["secretsmanager:GetSecretValue"], master_secret_arn),
+            _secret_decrypt_statement(keys.secrets_key.arn, master_secret_arn, s.region),
+        ]
         specs: dict[str, tuple[str, str, str, dict[str, pulumi.Input[str]], list[Any], int]] = {
             "api": ("api", "functions.api.app.handler", "Orders API (API Gateway proxy)", db_env, db_and_events,
                     API_TIMEOUT_SECONDS),
@@ -207,6 +259,9 @@ class Backend(pulumi.ComponentResource):
                           db_env, db_and_events, API_TIMEOUT_SECONDS),
             "worker": ("worker", "functions.worker.app.handler", "Sends new orders to the external API",
                        worker_env, worker_statements, WORKER_TIMEOUT_SECONDS),
+            "bootstrap": ("api", "functions.api.bootstrap.handler",
+                          "Deploy-time database bootstrap: app role, schema, grants (run by the stack)",
+                          bootstrap_env, bootstrap_statements, BOOTSTRAP_TIMEOUT_SECONDS),
         }
         return {
             key: VpcFunction(
@@ -228,3 +283,30 @@ class Backend(pulumi.ComponentResource):
             )
             for key, (package, handler, description, env, statements, timeout) in specs.items()
         }
+
+    def _bootstrap_invocation(self, name: str, s: Settings, network: Network) -> aws.lambda_.Invocation:
+        # A name the bootstrap would refuse fails the preview instead of the deployment.
+        quote_role(s.db_app_username, "dbAppUsername")
+        if s.db_app_username == s.db_master_username:
+            raise ValueError("dbAppUsername: must differ from dbMasterUsername (the app role must not own the schema)")
+        return aws.lambda_.Invocation(
+            f"{name}-db-bootstrap",
+            function_name=self.functions["bootstrap"].function.name,
+            # The function reads everything from its environment; the input only labels the call in the logs.
+            input=json.dumps({"operation": "bootstrap", "schema_version": SCHEMA_VERSION}),
+            # Invoked on create and on replacement only (any trigger change replaces). Deleting the stack deletes
+            # the database too, so there is nothing to undo (CRUD would also invoke on delete).
+            lifecycle_scope="CREATE_ONLY",
+            triggers={
+                "db_instance": self.db.resource_id,  # a replaced instance is empty
+                "app_user": s.db_app_username,
+                "schema_version": SCHEMA_VERSION,
+                "bootstrap_code": code_version(),
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Runs only once the instance is available and the function can reach it and Secrets Manager:
+                # every child of the network (security group rules, NACLs, VPC endpoints, NAT) and of the database.
+                depends_on=[self.database, network],
+            ),
+        )

@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -66,6 +67,19 @@ RESERVED_ROLE_NAMES = frozenset({"postgres", "public", "rdsadmin", "rds_superuse
 SCHEMA_VERSION = hashlib.sha256(
     json.dumps([STATEMENTS, APP_TABLE_PRIVILEGES, APP_UPDATABLE_COLUMNS, TABLE, SCHEMA]).encode()
 ).hexdigest()[:16]
+
+
+def code_version() -> str:
+    """A digest of the code that decides what the deploy-time bootstrap does (this module and bootstrap.py).
+
+    The stack re-runs the bootstrap when it changes. Read from the files, not by importing bootstrap, so the
+    Pulumi program does not load the database driver.
+    """
+    digest = hashlib.sha256()
+    here = Path(__file__)
+    for module in (here, here.with_name("bootstrap.py")):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def quote_role(name: str, setting: str = "DB_APP_USER") -> str:

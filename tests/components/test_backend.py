@@ -13,12 +13,13 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.sync_await import _sync_await
 
-from components.backend import VISIBILITY_TIMEOUT_FACTOR, Backend, BackendArgs
+from components.backend import DB_SSL_ROOT_CERT, VISIBILITY_TIMEOUT_FACTOR, Backend, BackendArgs
 from components.database import db_identifier, parameter_family, performance_insights_supported
 from components.encryption import Encryption, EncryptionArgs
 from components.network import Network, NetworkArgs
 from components.settings import Settings, settings_from_mapping
 from functions.api.config import RDS_CA_BUNDLE_PACKAGE_PATH
+from functions.api.schema import SCHEMA_VERSION, code_version
 from tests import harness
 from tests.harness import ACCOUNT_ID, Graph, Res, stack_config
 
@@ -38,7 +39,11 @@ HANDLERS = {
     "api": "functions.api.app.handler",
     "reconcile": "functions.api.reconcile.handler",
     "worker": "functions.worker.app.handler",
+    "bootstrap": "functions.api.bootstrap.handler",
 }
+INVOCATION = "aws:lambda/invocation:Invocation"
+# Statements every VpcFunction role carries (its own log group, env decryption, X-Ray, VPC ENIs).
+BASELINE_SIDS = {"OwnLogGroup", "DecryptEnvironment", "XRayTraces", "VpcNetworkInterfaces"}
 
 
 class Rendered:
@@ -414,6 +419,87 @@ def test_environment_variables_follow_the_contract(r: Rendered) -> None:
     assert secret.urn in deps(worker, "environment")
     assert not any(name.startswith("DB_") for name in env)  # the worker never sees the database
     assert ("OAUTH_SCOPE" in env) is bool(s.oauth_scope)
+
+
+# ---- database bootstrap ------------------------------------------------------------------------------------------
+def test_bootstrap_runs_at_deploy_time_after_the_database_and_the_network_path_to_it(r: Rendered) -> None:
+    g = r.graph
+    (inv,) = g.of_type(INVOCATION)
+    bootstrap = function(g, "bootstrap")
+    assert deps(inv, "functionName") == {bootstrap.urn}
+    db = g.one(INSTANCE)
+    # The instance must be available, and the function must be able to reach it and Secrets Manager: the security
+    # group rules, NACLs and VPC endpoints all exist before the call.
+    assert db.urn in inv.dependencies
+    network = {res.urn for res in g if res.type.startswith("aws:") and res.urn.split("::")[-1].startswith("net-")}
+    assert network and network <= set(inv.dependencies)
+    endpoints = [e for e in g.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if "secretsmanager" in e["serviceName"]]
+    assert endpoints and all(e.urn in inv.dependencies for e in endpoints)
+    assert inv["lifecycleScope"] == "CREATE_ONLY"
+    assert json.loads(inv["input"])["operation"] == "bootstrap"
+
+
+def test_bootstrap_reruns_when_the_instance_app_user_schema_or_code_change(r: Rendered) -> None:
+    g = r.graph
+    inv = g.one(INVOCATION)
+    triggers = inv["triggers"]
+    assert triggers["db_instance"] == r.resolve(r.backend.db.resource_id)
+    assert deps(inv, "triggers") == {g.one(INSTANCE).urn}  # a replaced instance is a new trigger value
+    assert triggers["app_user"] == r.settings.db_app_username
+    assert triggers["schema_version"] == SCHEMA_VERSION
+    assert triggers["bootstrap_code"] == code_version()
+    assert all(isinstance(v, str) and v for v in triggers.values())  # the provider takes a map of strings
+
+
+def test_bootstrap_role_reads_only_the_master_secret(r: Rendered) -> None:
+    g = r.graph
+    policy = role_policy_of(g, function(g, "bootstrap"))
+    master = r.resolve(r.backend.db_master_secret_arn)
+    secrets_key = r.resolve(r.keys.secrets_key.arn)
+    assert master and master.startswith("arn:aws:secretsmanager:")
+    extra = [st for st in policy["Statement"] if st.get("Sid") not in BASELINE_SIDS]
+    assert sorted(st["Sid"] for st in extra) == ["DecryptMasterSecret", "ReadMasterSecret"]
+    (read,) = statements_granting(policy, "secretsmanager:GetSecretValue")
+    assert _as_list(read["Action"]) == ["secretsmanager:GetSecretValue"] and read["Resource"] == master
+    (decrypt,) = [st for st in extra if st["Sid"] == "DecryptMasterSecret"]
+    assert _as_list(decrypt["Action"]) == ["kms:Decrypt"] and decrypt["Resource"] == secrets_key
+    # ...and only through Secrets Manager, for that secret.
+    assert decrypt["Condition"]["StringEquals"] == {
+        "kms:ViaService": f"secretsmanager.{r.settings.region}.amazonaws.com",
+        "kms:EncryptionContext:SecretARN": master,
+    }
+    for action in ("rds-db:connect", "events:PutEvents", "sqs:ReceiveMessage"):
+        assert not statements_granting(policy, action)
+
+
+def test_bootstrap_environment_names_the_database_app_user_and_master_secret(r: Rendered) -> None:
+    g = r.graph
+    fn = function(g, "bootstrap")
+    env = fn["environment"]["variables"]
+    s = r.settings
+    assert env == {
+        "DB_HOST": r.resolve(r.backend.db.address),
+        "DB_PORT": "5432",
+        "DB_NAME": s.db_name,
+        "DB_APP_USER": s.db_app_username,
+        "DB_SSL_ROOT_CERT": DB_SSL_ROOT_CERT,
+        "DB_MASTER_SECRET_ARN": r.resolve(r.backend.db_master_secret_arn),
+    }
+    assert fn["handler"] == "functions.api.bootstrap.handler"
+    # Same archive as the api function: the CA bundle and the schema code ship together.
+    assert fn["code"].path == function(g, "api")["code"].path
+
+
+@pytest.mark.parametrize("name", ["rds_iam", "rds_superuser", "postgres"])
+def test_an_app_user_the_bootstrap_would_refuse_fails_the_preview_naming_the_key(name: str) -> None:
+    with pytest.raises(ValueError, match="dbAppUsername"):
+        backend_with("dev", {"dbAppUsername": name})
+
+
+def test_app_user_equal_to_the_master_user_is_refused() -> None:
+    s = settings_from_mapping("dev", stack_config("dev"))
+    with pytest.raises(ValueError, match="dbAppUsername"):
+        backend_with("dev", {"dbAppUsername": s.db_master_username})
 
 
 def backend_with(stack: str, overrides: dict[str, Any]) -> Graph:
