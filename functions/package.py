@@ -1,7 +1,7 @@
 """Build the Lambda deployment archives, reproducibly.
 
     python -m functions.package [--out build/functions] [--function NAME ...] [--force]
-                                [--no-index] [--find-links DIR]
+                                [--no-index] [--find-links DIR] [--rds-ca-bundle FILE]
 
 For each function (authorizer, api, worker; reconcile ships in the api archive) the zip holds
 the function's pinned dependencies at its root, installed for the Lambda runtime (CPython 3.12,
@@ -13,6 +13,11 @@ A build is skipped when a digest of its inputs (requirements, sources, pip optio
 one recorded next to the zip and the zip is intact; ``--force`` rebuilds anyway (e.g. after a
 yanked release, which the digest cannot see).
 
+The api archive also carries the RDS CA bundle (the trust anchor of its database connections) at
+``functions.api.config.RDS_CA_BUNDLE_PACKAGE_PATH``: taken from ``--rds-ca-bundle FILE`` or else
+downloaded from ``RDS_CA_BUNDLE_URL`` over verified HTTPS (bounded time and size). Either way it must
+parse as PEM CA certificates, or the build fails; its hash is part of the build's inputs.
+
 The Pulumi program only calls ``archive_path(name)``: it never builds.
 """
 
@@ -22,15 +27,24 @@ import argparse
 import hashlib
 import json
 import shlex
+import ssl
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
+
+from cryptography import x509
+
+from functions.api.config import RDS_CA_BUNDLE_PACKAGE_PATH, RDS_CA_BUNDLE_URL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "build" / "functions"
@@ -55,8 +69,108 @@ SOURCE_EXCLUDED_DIRS = frozenset({"__pycache__", "tests", ".pytest_cache", ".myp
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 
 
+# Archives that ship a CA bundle, and where inside the archive it goes.
+CA_BUNDLE_ARCHIVES = {"api": RDS_CA_BUNDLE_PACKAGE_PATH}
+CA_BUNDLE_TIMEOUT_SECONDS = 30
+# The RDS global bundle is ~170 kB; anything far larger is not it.
+CA_BUNDLE_MAX_BYTES = 1 << 20
+
+
 class PackagingError(Exception):
     """A build step failed; the message says which and why."""
+
+
+def validate_ca_bundle(data: bytes, origin: str) -> bytes:
+    """``data`` unchanged if it is a PEM bundle of CA certificates; PackagingError naming ``origin`` otherwise."""
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise PackagingError(f"RDS CA bundle from {origin} holds no PEM certificates ({exc})") from None
+    for certificate in certificates:
+        try:
+            is_ca = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            # A server (leaf) certificate is not a trust anchor: trusting it would pin one host, not RDS's CAs.
+            subject = certificate.subject.rfc4514_string()
+            raise PackagingError(f"RDS CA bundle from {origin} contains a certificate that is not a CA: {subject}")
+    return data
+
+
+class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows redirects only to https URLs (urllib would follow one to plain http)."""
+
+    def redirect_request(self, req: Any, fp: IO[bytes], code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if urllib.parse.urlsplit(newurl).scheme != "https":
+            raise urllib.error.HTTPError(newurl, code, f"redirect to a non-https URL refused: {newurl}", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def download_ca_bundle(
+    url: str = RDS_CA_BUNDLE_URL,
+    *,
+    cafile: str | None = None,
+    timeout: float = CA_BUNDLE_TIMEOUT_SECONDS,
+    max_bytes: int = CA_BUNDLE_MAX_BYTES,
+) -> bytes:
+    """GET ``url`` over https with certificate and host name verification (the system trust store, or only
+    ``cafile`` when given - tests), within ``timeout`` seconds per socket operation and ``max_bytes``."""
+    if urllib.parse.urlsplit(url).scheme != "https":
+        raise PackagingError(f"RDS CA bundle URL must be https, got {url!r}")
+    context = ssl.create_default_context(cafile=cafile)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _HttpsOnlyRedirects())
+    # S310: the scheme is checked above and redirects are held to https by _HttpsOnlyRedirects.
+    request = urllib.request.Request(url, headers={"Accept": "*/*"})  # noqa: S310
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            if response.status != 200:
+                raise PackagingError(f"downloading the RDS CA bundle from {url}: HTTP {response.status}")
+            data = _read_capped(response, max_bytes, time.monotonic() + timeout, url)
+    except urllib.error.HTTPError as exc:
+        raise PackagingError(f"downloading the RDS CA bundle from {url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:  # TLS verification, DNS, refused connections, timeouts
+        reason = getattr(exc, "reason", None) or exc
+        raise PackagingError(f"downloading the RDS CA bundle from {url} failed: {reason}") from None
+    return data
+
+
+def _read_capped(response: IO[bytes], max_bytes: int, deadline: float, url: str) -> bytes:
+    """The body, refused once it exceeds ``max_bytes`` or takes past ``deadline`` in total (the socket timeout
+    alone would let a server drip bytes forever)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = response.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise PackagingError(f"downloading the RDS CA bundle from {url}: larger than {max_bytes} bytes, refused")
+        if time.monotonic() > deadline:
+            raise PackagingError(f"downloading the RDS CA bundle from {url}: took too long, gave up")
+        chunks.append(chunk)
+
+
+def obtain_ca_bundle(bundle_file: Path | None, url: str = RDS_CA_BUNDLE_URL, cafile: str | None = None) -> bytes:
+    """The validated bundle: from ``bundle_file`` when given (no network), else downloaded from ``url``."""
+    if bundle_file is not None:
+        try:
+            data = bundle_file.read_bytes()
+        except OSError as exc:
+            raise PackagingError(f"--rds-ca-bundle {bundle_file}: {exc.strerror or exc}") from None
+        if len(data) > CA_BUNDLE_MAX_BYTES:
+            raise PackagingError(f"--rds-ca-bundle {bundle_file}: larger than {CA_BUNDLE_MAX_BYTES} bytes, refused")
+        return validate_ca_bundle(data, f"--rds-ca-bundle {bundle_file}")
+    try:
+        data = download_ca_bundle(url, cafile=cafile)
+    except PackagingError as exc:
+        raise PackagingError(
+            f"{exc}. If this machine cannot reach it, download {RDS_CA_BUNDLE_URL} elsewhere and pass it"
+            " with --rds-ca-bundle FILE"
+        ) from None
+    return validate_ca_bundle(data, url)
 
 
 @dataclass(frozen=True)
@@ -200,11 +314,43 @@ def build(
     pip_options: Sequence[str] = (),
     force: bool = False,
     python: str = sys.executable,
+    rds_ca_bundle: Path | None = None,
+    rds_ca_bundle_url: str = RDS_CA_BUNDLE_URL,
+    download_cafile: str | None = None,
 ) -> BuildResult:
-    """Build (or reuse) the archive of function ``name``; raises PackagingError on failure."""
+    """Build (or reuse) the archive of function ``name``; raises PackagingError on failure.
+
+    ``rds_ca_bundle``: the CA bundle file for archives that need one (else it is downloaded from
+    ``rds_ca_bundle_url``; ``download_cafile`` replaces the system trust store for that download - tests only).
+    """
     started = time.monotonic()
     requirements = source_root / "functions" / name / "requirements.txt"
     sources = collect_source(source_root, name)
+    with tempfile.TemporaryDirectory(prefix=f"package-{name}-") as scratch:
+        bundle_arcname = CA_BUNDLE_ARCHIVES.get(name)
+        if bundle_arcname is not None:
+            # Replaces any file at that path in the tree: only a validated bundle from the option or the
+            # download goes in. Its bytes are an input like any source file, so a new bundle means a new build.
+            bundle = Path(scratch) / "ca-bundle.pem"
+            bundle.write_bytes(obtain_ca_bundle(rds_ca_bundle, rds_ca_bundle_url, download_cafile))
+            sources[bundle_arcname] = bundle
+        return _build(name, sources, requirements, Path(scratch), started,
+                      out_dir=out_dir, pip_options=pip_options, force=force, python=python)
+
+
+def _build(
+    name: str,
+    sources: dict[str, Path],
+    requirements: Path,
+    scratch: Path,
+    started: float,
+    *,
+    out_dir: Path,
+    pip_options: Sequence[str],
+    force: bool,
+    python: str,
+) -> BuildResult:
+    """The cache check and the build proper; ``scratch`` (pip's target) is owned and removed by build()."""
     digest = input_digest(sources, requirements, pip_options)
     destination = out_dir / f"{name}.zip"
     stamp = out_dir / f"{name}.zip.inputs.json"
@@ -213,14 +359,13 @@ def build(
         actual = file_sha256(destination)
         if recorded == {"inputs": digest, "sha256": actual}:
             return BuildResult(name, destination, actual, destination.stat().st_size, True, time.monotonic() - started)
-    with tempfile.TemporaryDirectory(prefix=f"package-{name}-") as scratch:
-        target = Path(scratch) / "deps"
-        install_dependencies(requirements, target, pip_options, python)
-        dependencies = collect_dependencies(target)
-        clashes = sorted(a for a in dependencies if a.split("/", 1)[0] == "functions")
-        if clashes:
-            raise PackagingError(f"a dependency installs files under functions/ ({clashes[0]}), clashing with ours")
-        write_zip({**dependencies, **sources}, destination)
+    target = scratch / "deps"
+    install_dependencies(requirements, target, pip_options, python)
+    dependencies = collect_dependencies(target)
+    clashes = sorted(a for a in dependencies if a.split("/", 1)[0] == "functions")
+    if clashes:
+        raise PackagingError(f"a dependency installs files under functions/ ({clashes[0]}), clashing with ours")
+    write_zip({**dependencies, **sources}, destination)
     sha256 = file_sha256(destination)
     stamp.write_text(json.dumps({"inputs": digest, "sha256": sha256}, indent=2) + "\n")
     return BuildResult(name, destination, sha256, destination.stat().st_size, False, time.monotonic() - started)
@@ -235,6 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     parser.add_argument("--no-index", action="store_true", help="pass --no-index to pip (offline builds)")
     parser.add_argument("--find-links", action="append", default=[], metavar="DIR", help="pass --find-links to pip")
+    parser.add_argument(
+        "--rds-ca-bundle",
+        type=Path,
+        metavar="FILE",
+        help=f"RDS CA bundle (PEM) to put in the api archive instead of downloading {RDS_CA_BUNDLE_URL}",
+    )
     parser.add_argument("--source-root", type=Path, default=REPO_ROOT, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -244,7 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name}:", flush=True)
         try:
             result = build(
-                name, source_root=args.source_root, out_dir=args.out, pip_options=pip_options, force=args.force
+                name,
+                source_root=args.source_root,
+                out_dir=args.out,
+                pip_options=pip_options,
+                force=args.force,
+                rds_ca_bundle=args.rds_ca_bundle,
             )
         except PackagingError as error:
             print(f"error: {name}: {error}", file=sys.stderr, flush=True)

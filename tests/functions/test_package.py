@@ -9,11 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import ssl
 import stat
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trustme
 
 from functions import package
 from functions.package import PackagingError, archive_path, build, collect_source, write_zip
@@ -208,3 +211,178 @@ def test_pip_command_targets_the_lambda_runtime(tmp_path: Path) -> None:
         assert flag in joined
     assert command[command.index("--target") + 1] == str(tmp_path / "t")
     assert "--no-compile" in command
+
+
+# ---- the RDS CA bundle in the api archive ---------------------------------------------------------------------------
+BUNDLE_PATH = "functions/api/rds-ca-bundle/global-bundle.pem"
+BUNDLE_URL_PATH = "/global/global-bundle.pem"
+
+
+def make_api_tree(root: Path) -> Path:
+    make_source_tree(root)
+    api = root / "functions" / "api"
+    (api / "rds-ca-bundle").mkdir(parents=True)
+    (api / "__init__.py").write_text("")
+    (api / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    (api / "requirements.txt").write_text("tinydep==1.0\n")
+    (api / "rds-ca-bundle" / "README.md").write_text("the bundle is added at build time\n")
+    return root
+
+
+def ca_pem(*cas: trustme.CA) -> bytes:
+    """A bundle of CA certificates, like the RDS global bundle (several roots in one file)."""
+    return b"".join(ca.cert_pem.bytes() for ca in cas)
+
+
+@pytest.fixture(scope="module")
+def bundle_pem() -> bytes:
+    return ca_pem(trustme.CA(), trustme.CA())
+
+
+@pytest.fixture
+def bundle_file(tmp_path: Path, bundle_pem: bytes) -> Path:
+    path = tmp_path / "global-bundle.pem"
+    path.write_bytes(bundle_pem)
+    return path
+
+
+def test_bundle_constants_are_the_ones_the_function_uses() -> None:
+    from functions.api.config import RDS_CA_BUNDLE_PACKAGE_PATH, RDS_CA_BUNDLE_URL
+
+    assert package.CA_BUNDLE_ARCHIVES == {"api": RDS_CA_BUNDLE_PACKAGE_PATH}
+    assert BUNDLE_PATH == RDS_CA_BUNDLE_PACKAGE_PATH
+    assert RDS_CA_BUNDLE_URL.startswith("https://")
+
+
+def test_given_bundle_is_in_the_api_archive_at_the_package_path(
+    tmp_path: Path, wheelhouse: Path, bundle_file: Path, bundle_pem: bytes
+) -> None:
+    source = make_api_tree(tmp_path / "repo")
+    # A stale or planted file at that path in the tree never reaches the archive: only the validated bundle does.
+    (source / BUNDLE_PATH).write_text("stale\n")
+    result = build("api", source_root=source, out_dir=tmp_path / "out", pip_options=offline(wheelhouse),
+                   rds_ca_bundle=bundle_file)
+    with zipfile.ZipFile(result.path) as archive:
+        assert archive.read(BUNDLE_PATH) == bundle_pem
+        info = archive.getinfo(BUNDLE_PATH)
+        assert info.date_time == (1980, 1, 1, 0, 0, 0) and stat.S_IMODE(info.external_attr >> 16) == 0o644
+        assert "functions/api/app.py" in archive.namelist()
+    # What db.build_ssl_context loads at run time: the bundle is a usable trust store.
+    ssl.create_default_context(cadata=bundle_pem.decode())
+
+
+def test_other_archives_get_no_bundle_and_need_none(tmp_path: Path, wheelhouse: Path) -> None:
+    source = make_api_tree(tmp_path / "repo")
+    result = build("authorizer", source_root=source, out_dir=tmp_path / "out", pip_options=offline(wheelhouse))
+    assert not [n for n in names(result.path) if n.endswith(".pem")]
+
+
+def test_api_archive_is_deterministic_and_cached_on_the_bundle_hash(
+    tmp_path: Path, wheelhouse: Path, bundle_file: Path
+) -> None:
+    source = make_api_tree(tmp_path / "repo")
+    options = offline(wheelhouse)
+    first = build("api", source_root=source, out_dir=tmp_path / "a", pip_options=options, rds_ca_bundle=bundle_file)
+    other_dir = build("api", source_root=source, out_dir=tmp_path / "b", pip_options=options, rds_ca_bundle=bundle_file)
+    assert first.path.read_bytes() == other_dir.path.read_bytes()
+    again = build("api", source_root=source, out_dir=tmp_path / "a", pip_options=options, rds_ca_bundle=bundle_file)
+    assert again.cached
+    # A new bundle (AWS added a CA) is a new input: rebuilt, and the archive carries it.
+    rotated = tmp_path / "rotated.pem"
+    rotated.write_bytes(ca_pem(trustme.CA()))
+    changed = build("api", source_root=source, out_dir=tmp_path / "a", pip_options=options, rds_ca_bundle=rotated)
+    assert not changed.cached and changed.sha256 != first.sha256
+    with zipfile.ZipFile(changed.path) as archive:
+        assert archive.read(BUNDLE_PATH) == rotated.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"<html>Access denied</html>", "holds no PEM certificates"),
+        (b"", "holds no PEM certificates"),
+        (b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n", "holds no PEM certificates"),
+        ("leaf", "not a CA"),
+    ],
+)
+def test_a_bundle_that_is_not_pem_ca_certificates_is_refused(
+    tmp_path: Path, wheelhouse: Path, content: bytes | str, expected: str
+) -> None:
+    if content == "leaf":
+        ca = trustme.CA()
+        content = ca.cert_pem.bytes() + ca.issue_cert("db.example.internal").cert_chain_pems[0].bytes()
+    assert isinstance(content, bytes)
+    bad = tmp_path / "bad.pem"
+    bad.write_bytes(content)
+    source = make_api_tree(tmp_path / "repo")
+    with pytest.raises(PackagingError, match=expected) as caught:
+        build("api", source_root=source, out_dir=tmp_path / "out", pip_options=offline(wheelhouse), rds_ca_bundle=bad)
+    assert "--rds-ca-bundle" in str(caught.value)
+    assert not (tmp_path / "out" / "api.zip").exists()
+
+
+def test_cli_takes_the_bundle_option_and_reports_a_bad_one(
+    tmp_path: Path, wheelhouse: Path, bundle_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = make_api_tree(tmp_path / "repo")
+    argv = ["--out", str(tmp_path / "out"), "--function", "api", "--no-index", "--find-links", str(wheelhouse),
+            "--source-root", str(source)]
+    assert package.main([*argv, "--rds-ca-bundle", str(bundle_file)]) == 0
+    assert BUNDLE_PATH in names(tmp_path / "out" / "api.zip")
+    capsys.readouterr()
+    assert package.main([*argv, "--rds-ca-bundle", str(tmp_path / "missing.pem")]) == 1
+    err = capsys.readouterr().err
+    assert "error: api: --rds-ca-bundle" in err and "missing.pem" in err
+
+
+# ---- downloading it (from a local HTTPS server with a test CA; never the real URL) ----------------------------------
+def test_downloaded_bundle_is_in_the_archive(
+    tmp_path: Path, wheelhouse: Path, https_server: Any, ca_bundle: str, bundle_pem: bytes
+) -> None:
+    https_server.default(BUNDLE_URL_PATH, https_server.reply(200, bundle_pem))
+    source = make_api_tree(tmp_path / "repo")
+    result = build("api", source_root=source, out_dir=tmp_path / "out", pip_options=offline(wheelhouse),
+                   rds_ca_bundle_url=https_server.url(BUNDLE_URL_PATH), download_cafile=ca_bundle)
+    with zipfile.ZipFile(result.path) as archive:
+        assert archive.read(BUNDLE_PATH) == bundle_pem
+    assert [r.method for r in https_server.requests_to(BUNDLE_URL_PATH)] == ["GET"]
+
+
+def test_download_refuses_a_server_the_trust_store_does_not_vouch_for(
+    tmp_path: Path, https_server: Any, bundle_pem: bytes
+) -> None:
+    https_server.default(BUNDLE_URL_PATH, https_server.reply(200, bundle_pem))
+    stranger = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    with pytest.raises(PackagingError, match="CERTIFICATE_VERIFY_FAILED"):
+        package.download_ca_bundle(https_server.url(BUNDLE_URL_PATH), cafile=str(stranger))
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ({"status": 404, "body": "not found"}, "HTTP 404"),
+        ({"status": 200, "body": "<html>maintenance</html>"}, "holds no PEM certificates"),
+        ({"status": 200, "body": b"x" * (package.CA_BUNDLE_MAX_BYTES + 1)}, "larger than"),
+        ({"status": 302, "headers": {"Location": "http://127.0.0.1:9/bundle.pem"}}, "non-https"),
+    ],
+)
+def test_a_failed_download_fails_the_build_and_says_how_to_build_offline(
+    https_server: Any, ca_bundle: str, reply: dict[str, Any], expected: str
+) -> None:
+    https_server.default(BUNDLE_URL_PATH, https_server.reply(**reply))
+    with pytest.raises(PackagingError, match=expected) as caught:
+        package.obtain_ca_bundle(None, https_server.url(BUNDLE_URL_PATH), cafile=ca_bundle)
+    if expected != "holds no PEM certificates":
+        assert "pass it with --rds-ca-bundle FILE" in str(caught.value)
+
+
+def test_download_is_bounded_in_time(https_server: Any, ca_bundle: str, bundle_pem: bytes) -> None:
+    https_server.default(BUNDLE_URL_PATH, https_server.reply(200, bundle_pem, delay=1.0))
+    with pytest.raises(PackagingError, match="timed out"):
+        package.download_ca_bundle(https_server.url(BUNDLE_URL_PATH), cafile=ca_bundle, timeout=0.2)
+
+
+def test_download_url_must_be_https() -> None:
+    with pytest.raises(PackagingError, match="must be https"):
+        package.download_ca_bundle("http://127.0.0.1:9/global-bundle.pem")
