@@ -42,8 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from cryptography import x509
-
 from functions.api.config import RDS_CA_BUNDLE_PACKAGE_PATH, RDS_CA_BUNDLE_URL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +80,9 @@ class PackagingError(Exception):
 
 def validate_ca_bundle(data: bytes, origin: str) -> bytes:
     """``data`` unchanged if it is a PEM bundle of CA certificates; PackagingError naming ``origin`` otherwise."""
+    # Imported here: the Pulumi program imports this module for archive_path() and its requirements.txt does
+    # not carry cryptography (the dev environment that builds archives does).
+    from cryptography import x509  # noqa: PLC0415 - see above
     try:
         certificates = x509.load_pem_x509_certificates(data)
     except ValueError as exc:
