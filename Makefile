@@ -18,9 +18,10 @@ $(STAMP): $(REQS) package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	@touch $@
 
-## package: build the Lambda deployment archives (build/functions/*.zip); needed by `pulumi up`
+## package: build the Lambda deployment archives (build/functions/*.zip); needed by `pulumi up`.
+## Offline, pass the RDS CA bundle: make package RDS_CA_BUNDLE=path/to/global-bundle.pem
 package: setup
-	$(PY) -m functions.package
+	$(PY) -m functions.package $(if $(RDS_CA_BUNDLE),--rds-ca-bundle $(RDS_CA_BUNDLE))
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -278,6 +278,8 @@ class Backend(pulumi.ComponentResource):
                     environment=env,
                     statements=statements,
                     timeout=timeout,
+                    # one deploy-time run at a time: it holds the migration lock and a master connection
+                    reserved_concurrency=1 if key == "bootstrap" else None,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

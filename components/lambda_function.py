@@ -64,6 +64,8 @@ class FunctionArgs:
     """IAM statements the code needs, each naming its resources."""
     timeout: int = 10
     """Seconds before Lambda stops the invocation."""
+    reserved_concurrency: int | None = None
+    """Concurrent executions reserved for (and capping) this function; None: the stack setting."""
 
 
 def _policy_document(statements: Sequence[Any]) -> pulumi.Output[str]:
@@ -147,7 +149,9 @@ class VpcFunction(pulumi.ComponentResource):
             role=self.role.arn,
             memory_size=s.lambda_memory_mb,
             timeout=args.timeout,
-            reserved_concurrent_executions=s.lambda_reserved_concurrency,
+            reserved_concurrent_executions=(
+                s.lambda_reserved_concurrency if args.reserved_concurrency is None else args.reserved_concurrency
+            ),
             kms_key_arn=args.env_key_arn,
             environment={"variables": dict(args.environment)} if args.environment else None,
             tracing_config={"mode": "Active"},

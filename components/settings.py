@@ -223,6 +223,10 @@ class Settings(BaseModel):
         for host in (urlparse(self.external_api_url).hostname, urlparse(self.oauth_token_url).hostname):
             if host not in self.external_allowed_hosts:
                 errors.append(f"externalAllowedHosts: must include '{host}' (used by externalApiUrl/oauthTokenUrl)")
+        if self.db_app_username == self.db_master_username:
+            errors.append("dbAppUsername: must differ from dbMasterUsername (the app role must not own the schema)")
+        if self.db_app_username.startswith(("pg_", "rds")) or self.db_app_username in {"postgres", "public"}:
+            errors.append("dbAppUsername: must not be a PostgreSQL or RDS reserved role name (pg_*, rds*, postgres)")
         if bool(self.custom_domain_name) != bool(self.custom_domain_zone_id):
             errors.append("customDomainName/customDomainZoneId: set both (or neither)")
         if self.production and not self.allow_unprotected_production:

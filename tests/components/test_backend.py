@@ -611,3 +611,10 @@ def test_performance_insights_follows_the_engine_and_class() -> None:
 def test_parameter_family_is_the_major_version() -> None:
     assert parameter_family("16") == "postgres16"
     assert parameter_family("16.4") == "postgres16"
+
+
+def test_concurrency_is_reserved_per_environment_and_the_bootstrap_runs_alone(r: Rendered, stack: str) -> None:
+    reserved = stack_config(stack)["lambdaReservedConcurrency"]
+    for role in HANDLERS:
+        expected = 1 if role == "bootstrap" else reserved
+        assert function(r.graph, role)["reservedConcurrentExecutions"] == expected, role

@@ -86,6 +86,8 @@ def test_stack_files_hold_only_overrides() -> None:
         ({"dbDeletionProtection": False}, "dbDeletionProtection", "allowUnprotectedProduction"),
         ({"dbSkipFinalSnapshot": True}, "dbSkipFinalSnapshot", "allowUnprotectedProduction"),
         ({"vpcCdir": "10.0.0.0/16"}, "vpcCdir", "not a known config key"),
+        ({"dbAppUsername": "platform_admin"}, "dbAppUsername", "must differ from dbMasterUsername"),
+        ({"dbAppUsername": "rds_superuser"}, "dbAppUsername", "reserved role name"),
         ({"aws:region": "mars"}, "aws:region", "pattern"),
     ],
 )
