@@ -11,6 +11,7 @@ several stacks render one after another in one process without leaking state.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import runpy
@@ -19,7 +20,7 @@ import sysconfig
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,13 @@ from pulumi.runtime.sync_await import _sync_await
 from gate.errors import GateError
 from gate.mocks import GateMocks
 from gate.project import StackConfig, load_project, load_stack_config
+from gate.sdk_speedups import sdk_speedups
 
 UNKNOWN = rpc.UNKNOWN  # the engine's wire sentinel for "not known during preview"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - wire signature, not a credential
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 SIG_KEY = "4dabf18193072939515e22adb298388d"
+_RESOURCE_SIG_BYTES = RESOURCE_SIG.encode()
 STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"
 
@@ -145,13 +148,20 @@ def render(
     config: StackConfig | None = None,
     organization: str = "organization",
     timeout: float = 600.0,
+    on_resource: Callable[[CapturedResource], None] | None = None,
 ) -> RenderResult:
-    """Render one stack of the program; errors raised by the program land in `RenderResult.errors`."""
+    """Render one stack of the program; errors raised by the program land in `RenderResult.errors`.
+
+    `on_resource`, if given, is called with each captured resource as soon as it is registered, in
+    the order of `RenderResult.resources` (the default provider before its first user), from the
+    SDK's worker threads: keep it short (e.g. put the resource on a queue).  A resource passed to
+    it is complete: later registrations never change it.
+    """
     directory = Path(program_dir).resolve()
     project = load_project(directory)
     stack_config = config if config is not None else load_stack_config(project, stack)
     region = stack_config.values.get("aws:region", "")
-    monitor = CapturingMonitor(GateMocks(region), preview, stack_config)
+    monitor = CapturingMonitor(GateMocks(region), preview, stack_config, on_resource)
     logs: list[str] = []
     outcome: dict[str, Any] = {}
 
@@ -214,7 +224,8 @@ def _run_program(directory: Path, project: str, stack: str, preview: bool, organ
         def program() -> None:
             runpy.run_path(str(main), run_name="__main__")
 
-        loop.run_until_complete(run_in_stack(program))
+        with sdk_speedups():
+            loop.run_until_complete(run_in_stack(program))
     except BaseException as exc:
         errors.append(_describe_program_error(exc, directory))
     finally:
@@ -289,6 +300,7 @@ _EXCLUDED_DIRS = tuple(
 )
 
 
+@functools.lru_cache(maxsize=8192)  # called for every frame of every registration; paths repeat
 def _is_user_file(path: str) -> bool:
     if not path or path.startswith("<"):
         return False
@@ -308,7 +320,8 @@ def _relative(path: str, root: Path) -> str:
 class CapturingMonitor(MockMonitor):
     """A resource monitor that records each RegisterResource request and answers like the engine."""
 
-    def __init__(self, mocks: GateMocks, preview: bool, config: StackConfig) -> None:
+    def __init__(self, mocks: GateMocks, preview: bool, config: StackConfig,
+                 on_resource: Callable[[CapturedResource], None] | None = None) -> None:
         super().__init__(mocks)
         self.mocks: GateMocks = mocks
         self.preview = preview
@@ -316,6 +329,8 @@ class CapturingMonitor(MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._captured: list[CapturedResource] = []
+        self._defaults: dict[str, CapturedResource] = {}
+        self._on_resource = on_resource
         self._stack_urn = ""
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -330,12 +345,10 @@ class CapturingMonitor(MockMonitor):
         captured = _capture(request, urn)
         if request.type == STACK_TYPE:
             self._stack_urn = urn
-            with self._lock:
-                self._captured.append(captured)
+            self._record(captured)
             return resource_pb2.RegisterResourceResponse(urn=urn)
         if not request.custom:
-            with self._lock:
-                self._captured.append(captured)
+            self._record(captured)
             return resource_pb2.RegisterResourceResponse(urn=urn, object=struct_pb2.Struct())
         if self.preview:
             # A create in preview: the provider echoes the (checked) inputs; ids and computed outputs
@@ -346,10 +359,27 @@ class CapturingMonitor(MockMonitor):
             captured.id, state = self.mocks.new_resource(_resource_args(request, inputs))
             obj = _sync_await(rpc.serialize_properties(state, {}))
             response = resource_pb2.RegisterResourceResponse(urn=urn, id=captured.id, object=obj)
-        with self._lock:
-            self._captured.append(captured)
+        self._record(captured)
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, captured.id, {})
         return response
+
+    def _record(self, res: CapturedResource) -> None:
+        """Append in registration order; a custom resource without an explicit provider gets the
+        engine's default provider for its package and version, recorded just before its first user."""
+        with self._lock:
+            if res.custom and not res.provider and not res.is_provider and res.type != STACK_TYPE:
+                key = f"{res.type.split(':', 1)[0]}@{res.version}"
+                default = self._defaults.get(key)
+                if default is None:
+                    default = self._defaults[key] = self._default_provider(res.type.split(":", 1)[0], res.version)
+                    self._append(default)
+                res.provider = f"{default.urn}::{default.id or UNKNOWN}"
+            self._append(res)
+
+    def _append(self, res: CapturedResource) -> None:
+        self._captured.append(res)
+        if self._on_resource is not None:
+            self._on_resource(res)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn and request.urn == self._stack_urn:
@@ -361,20 +391,7 @@ class CapturingMonitor(MockMonitor):
         """Captured resources in registration order, with the engine's default providers inserted
         before the first resource that uses them."""
         with self._lock:
-            captured = list(self._captured)
-        result: list[CapturedResource] = []
-        defaults: dict[str, CapturedResource] = {}
-        for res in captured:
-            if res.custom and not res.provider and not res.is_provider and res.type != STACK_TYPE:
-                package = res.type.split(":", 1)[0]
-                version = res.version
-                key = f"{package}@{version}"
-                if key not in defaults:
-                    defaults[key] = self._default_provider(package, version)
-                    result.append(defaults[key])
-                res.provider = f"{defaults[key].urn}::{defaults[key].id or UNKNOWN}"
-            result.append(res)
-        return result
+            return list(self._captured)
 
     def _default_provider(self, package: str, version: str) -> CapturedResource:
         name = "default" + ("_" + version.replace(".", "_").replace("-", "_") if version else "")
@@ -446,6 +463,10 @@ def _source_location(request: Any) -> SourceLocation | None:
 def _downgrade_resource_refs(struct: struct_pb2.Struct) -> struct_pb2.Struct:
     """Analyzers get resource references as plain ids (custom) or URNs (components), as the engine
     marshals them without KeepResources; pulumi_policy cannot deserialize a reference object."""
+    # Cheap pre-check on the wire bytes (the signature is a string value inside the struct); only
+    # the rare struct that holds a reference pays for the dict round trip.
+    if _RESOURCE_SIG_BYTES not in struct.SerializeToString():
+        return struct
     as_dict = json_format.MessageToDict(struct)
     if RESOURCE_SIG not in str(as_dict):
         return struct
