@@ -37,9 +37,6 @@ _LEVEL_VALUES = {v: k for k, v in _LEVEL_NAMES.items()}
 _SEVERITY_NAMES = {analyzer_pb2.POLICY_SEVERITY_LOW: "low", analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
                    analyzer_pb2.POLICY_SEVERITY_HIGH: "high", analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical"}
 _POLICY_TYPES = {analyzer_pb2.POLICY_TYPE_RESOURCE: "resource", analyzer_pb2.POLICY_TYPE_STACK: "stack"}
-_IN_FLIGHT = 32  # Analyze calls pipelined to hide round-trip latency; the pack serves them in order
-
-
 
 
 def read_pack_manifest(pack_dir: Path) -> tuple[str, str | None]:
@@ -224,34 +221,32 @@ class PolicyPackProcess:
                 enforcementLevel=_LEVEL_VALUES[entry["enforcementLevel"]], properties=props))
         self._call("Configure", self._connect().Configure, request)
 
+    def submit_analyze(self, res: CapturedResource, providers: dict[str, CapturedResource]) -> Any:
+        """Send one Analyze without waiting (a gRPC future); `analyze_result` collects it.  The pack's
+        server works through them while the caller goes on (e.g. while the program still renders)."""
+        request = analyzer_pb2.AnalyzeRequest(
+            urn=res.urn, type=res.type, name=res.name, properties=res.properties,
+            options=_options(res), provider=_provider(res, providers),
+        )
+        return self._connect().Analyze.future(request, timeout=self.rpc_timeout)
+
+    def analyze_result(self, res: CapturedResource, future: Any,
+                       locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:
+        try:
+            response = future.result()
+        except grpc.RpcError as exc:
+            raise self._rpc_failure(f"Analyze of {res.urn}", exc) from None
+        return self._convert(response.diagnostics, res, {}, locate)
+
     def analyze(self, resources: list[CapturedResource], providers: dict[str, CapturedResource],
                 locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:
-        """One Analyze per resource (pipelined, results kept in resource order)."""
-        stub = self._connect()
-        diagnostics: list[Diagnostic] = []
-        pending: list[tuple[CapturedResource, Any]] = []
+        """One Analyze per resource (all in flight at once, results kept in resource order)."""
+        futures = [(res, self.submit_analyze(res, providers)) for res in resources]
+        return [d for res, future in futures for d in self.analyze_result(res, future, locate)]
 
-        def collect(res: CapturedResource, future: Any) -> None:
-            try:
-                response = future.result()
-            except grpc.RpcError as exc:
-                raise self._rpc_failure(f"Analyze of {res.urn}", exc) from None
-            diagnostics.extend(self._convert(response.diagnostics, res, {}, locate))
-
-        for res in resources:
-            request = analyzer_pb2.AnalyzeRequest(
-                urn=res.urn, type=res.type, name=res.name, properties=res.properties,
-                options=_options(res), provider=_provider(res, providers),
-            )
-            pending.append((res, stub.Analyze.future(request, timeout=self.rpc_timeout)))
-            if len(pending) >= _IN_FLIGHT:
-                collect(*pending.pop(0))
-        for item in pending:
-            collect(*item)
-        return diagnostics
-
-    def analyze_stack(self, resources: list[CapturedResource], providers: dict[str, CapturedResource],
-                      locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:
+    def submit_analyze_stack(self, resources: list[CapturedResource],
+                             providers: dict[str, CapturedResource]) -> Any:
+        """Send the one AnalyzeStack (the whole graph) without waiting; `analyze_stack_result` collects it."""
         request = analyzer_pb2.AnalyzeStackRequest(resources=[
             analyzer_pb2.AnalyzerResource(
                 urn=res.urn, type=res.type, name=res.name, properties=res.properties,
@@ -262,9 +257,21 @@ class PolicyPackProcess:
             )
             for res in resources
         ])
-        response = self._call("AnalyzeStack", self._connect().AnalyzeStack, request)
+        return self._connect().AnalyzeStack.future(request, timeout=self.rpc_timeout)
+
+    def analyze_stack_result(self, resources: list[CapturedResource], future: Any,
+                             locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:
+        try:
+            response = future.result()
+        except grpc.RpcError as exc:
+            raise self._rpc_failure("AnalyzeStack", exc) from None
         by_urn = {r.urn: r for r in resources}
         return self._convert(response.diagnostics, None, by_urn, locate)
+
+    def analyze_stack(self, resources: list[CapturedResource], providers: dict[str, CapturedResource],
+                      locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:
+        future = self.submit_analyze_stack(resources, providers)
+        return self.analyze_stack_result(resources, future, locate)
 
     def _convert(self, raw: Any, resource: CapturedResource | None, by_urn: dict[str, CapturedResource],
                  locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:

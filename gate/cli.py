@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections import Counter
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -14,10 +13,11 @@ from gate import report
 from gate.analyzer import PolicyPackProcess
 from gate.engine_server import EngineServer
 from gate.errors import GateError
-from gate.model import Diagnostic, GateReport, PackMeta, StackReport
-from gate.policy_config import read_config_file, reconcile
-from gate.project import StackConfig, load_project, load_stack_config
-from gate.render import PROVIDER_PREFIX, CapturedResource, iter_secret_strings, render
+from gate.model import GateReport, PackMeta, StackReport
+from gate.pipeline import StackCheck
+from gate.policy_config import read_config_file
+from gate.project import load_project, load_stack_config
+from gate.render import CapturedResource, RenderResult, render
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("text", "json", "sarif", "markdown")
@@ -84,7 +84,6 @@ def run(args: argparse.Namespace) -> GateReport:
                         "give one for all packs or one per pack")
     explicit = [(p, read_config_file(p)) for p in args.policy_pack_config]
 
-    stack_reports: list[StackReport] = []
     pack_metas: dict[str, PackMeta] = {}
     with EngineServer() as engine, ExitStack() as cleanup:
         # Packs boot (import pulumi + the pack) while the program renders: start them all up front.
@@ -97,65 +96,64 @@ def run(args: argparse.Namespace) -> GateReport:
                                          rpc_timeout=args.rpc_timeout)
                 cleanup.callback(proc.close)
                 processes[stack].append(proc)
+        # Stacks render one after another (the SDK's runtime state is process-wide); each stack's
+        # packs analyze it while it renders and finish it (AnalyzeStack) while the next one renders.
+        finishing: list[_Finishing] = []
         for stack in stacks:
-            stack_reports.append(_check_stack(program, stack, configs[stack], processes[stack], packs,
-                                              explicit, pack_metas))
+            check = StackCheck(stack, processes[stack], packs, explicit, _log)
+            _log(f"[{stack}] rendering {program.name or program} (preview of a new stack, mocked cloud)")
+            result = render(program, stack, config=configs[stack], on_resource=check.on_resource)
+            if not result.ok:
+                check.abandon()
+                for earlier in finishing:  # an earlier stack's failure is reported first, as before
+                    earlier.result()
+                result.raise_for_errors()
+            _log(f"[{stack}] rendered {len(result.resources)} resources in {result.seconds:.2f} s")
+            for warning in result.warnings:
+                _log(f"[{stack}] warning: {warning}")
+            finishing.append(_Finishing(check, result, _locator(program, stack)))
+        stack_reports = [f.result() for f in finishing]
+        for f in finishing:
+            for meta in f.check.metas:
+                pack_metas.setdefault(meta.name, meta)
     _log(f"engine log: {len(engine.logs)} message(s)") if engine.logs else None
     return GateReport(stacks=stack_reports, packs=list(pack_metas.values()), strict=args.strict,
                       repo_root=str(REPO_ROOT))
 
 
-def _check_stack(program: Path, stack: str, config: StackConfig, procs: list[PolicyPackProcess],
-                 packs: list[Path], explicit: list[tuple[Path, dict]], pack_metas: dict[str, PackMeta]
-                 ) -> StackReport:
-    _log(f"[{stack}] rendering {program.name or program} (preview of a new stack, mocked cloud)")
-    result = render(program, stack, config=config)
-    result.raise_for_errors()
-    resources = result.resources
-    _log(f"[{stack}] rendered {len(resources)} resources in {result.seconds:.2f} s")
-    for warning in result.warnings:
-        _log(f"[{stack}] warning: {warning}")
+class _Finishing:
+    """`StackCheck.finish` on a thread of its own; `result()` returns its report or raises its error."""
 
-    started = time.perf_counter()
-    metas = [proc.handshake() for proc in procs]
-    all_names = frozenset(p.name for m in metas for p in m.policies)
-    providers = {r.urn: r for r in resources if r.type.startswith(PROVIDER_PREFIX)}
-    secrets = set(result.secret_values)
-    for res in resources:
-        secrets.update(iter_secret_strings(res.wire_inputs))
+    def __init__(self, check: StackCheck, result: RenderResult,
+                 locate: Callable[[CapturedResource], tuple[str, int]]) -> None:
+        self.check = check
+        self._report: StackReport | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(result, locate), daemon=True,
+                                        name=f"gate-finish-{check.stack}")
+        self._thread.start()
 
+    def _run(self, result: RenderResult, locate: Callable[[CapturedResource], tuple[str, int]]) -> None:
+        try:
+            self._report = self.check.finish(result, locate)
+        except BaseException as exc:  # re-raised in the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> StackReport:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._report is not None
+        return self._report
+
+
+def _locator(program: Path, stack: str) -> Callable[[CapturedResource], tuple[str, int]]:
     def locate(res: CapturedResource) -> tuple[str, int]:
         if res.source is not None:
             return res.source.relative_to(REPO_ROOT), res.source.line
         return _relative(program / f"Pulumi.{stack}.yaml"), 1
 
-    diagnostics: list[Diagnostic] = []
-    for index, (proc, meta) in enumerate(zip(procs, metas, strict=True)):
-        pack_metas.setdefault(meta.name, meta)
-        if explicit:
-            source_path, user = explicit[0] if len(explicit) == 1 else explicit[index]
-            source = str(source_path)
-        else:
-            default = packs[index] / "config" / f"{stack}.json"
-            source, user = (str(default), read_config_file(default)) if default.is_file() else ("(none)", {})
-        others = all_names - {p.name for p in meta.policies}
-        proc.configure(reconcile(meta, user, f"policy pack config {source}", others))
-        if source != "(none)":
-            _log(f"[{stack}] {meta.name}@{meta.version}: config {source}")
-        diagnostics += proc.analyze(resources, providers, locate)
-        diagnostics += proc.analyze_stack(resources, providers, locate)
-    elapsed = time.perf_counter() - started
-    _log(f"[{stack}] analyzed by {len(procs)} pack(s) in {elapsed:.2f} s: {len(diagnostics)} diagnostic(s)")
-    return StackReport(
-        stack=stack,
-        project=result.project,
-        resource_count=len(resources),
-        resource_types=dict(Counter(r.type for r in resources)),
-        render_seconds=result.seconds,
-        analyze_seconds=elapsed,
-        diagnostics=[report.redact(d, secrets) for d in diagnostics],
-        warnings=result.warnings,
-    )
+    return locate
 
 
 def _relative(path: Path) -> str:

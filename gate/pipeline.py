@@ -1,0 +1,143 @@
+"""One stack's policy check, overlapped with rendering.
+
+The engine calls Analyze for each resource as its step runs and AnalyzeStack once the whole graph is
+known; the gate does the same in time: `StackCheck.on_resource` (the render's callback) queues each
+resource as soon as it is registered, and a driver thread handshakes and configures the stack's
+packs and sends the Analyze requests while the program is still rendering, so the pack processes
+(other cores) work in parallel with the program.  `finish` then waits for those answers, sends
+AnalyzeStack with the complete graph and builds the report; the caller runs it on a thread of its
+own so that the next stack renders meanwhile.  Results are collected in resource order and packs in
+the given order, so the report does not depend on timing.
+
+What a pack receives is unchanged: the same requests, each resource's Analyze after its provider's
+(providers register before their users), AnalyzeStack after every Analyze of that pack answered.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gate import report
+from gate.analyzer import PolicyPackProcess
+from gate.errors import GateError
+from gate.model import Diagnostic, PackMeta, StackReport
+from gate.policy_config import read_config_file, reconcile
+from gate.render import PROVIDER_PREFIX, SECRET_SIG, CapturedResource, RenderResult, iter_secret_strings
+
+_SECRET_SIG_BYTES = SECRET_SIG.encode()
+_END = None  # queued after the last resource
+
+
+class StackCheck:
+    """Feeds one stack's resources to its pack processes while it renders; `finish` completes it."""
+
+    def __init__(self, stack: str, procs: list[PolicyPackProcess], packs: list[Path],
+                 explicit: list[tuple[Path, dict[str, Any]]], log: Callable[[str], None]) -> None:
+        self.stack = stack
+        self.procs = procs
+        self.packs = packs
+        self.explicit = explicit
+        self.metas: list[PackMeta] = []
+        self._log = log
+        self._queue: queue.SimpleQueue[CapturedResource | None] = queue.SimpleQueue()
+        # Per pack, in resource order: (resource, Analyze future or None if sent at the end).
+        self._pending: list[list[tuple[CapturedResource, Any]]] = [[] for _ in procs]
+        self._providers: dict[str, CapturedResource] = {}
+        self._error: BaseException | None = None
+        self._driver = threading.Thread(target=self._drive, name=f"gate-analyze-{stack}", daemon=True)
+        self._driver.start()
+
+    # --- while rendering (render's worker threads + the driver thread) -----------------------------
+    def on_resource(self, res: CapturedResource) -> None:
+        self._queue.put(res)
+
+    def _drive(self) -> None:
+        try:
+            self._configure()
+            while (res := self._queue.get()) is not _END:
+                self._submit(res)
+        except BaseException as exc:  # re-raised by finish(), after any render error
+            self._error = exc
+
+    def _configure(self) -> None:
+        self.metas = [proc.handshake() for proc in self.procs]
+        all_names = frozenset(p.name for m in self.metas for p in m.policies)
+        for index, (proc, meta) in enumerate(zip(self.procs, self.metas, strict=True)):
+            if self.explicit:
+                source_path, user = self.explicit[0] if len(self.explicit) == 1 else self.explicit[index]
+                source = str(source_path)
+            else:
+                default = self.packs[index] / "config" / f"{self.stack}.json"
+                source, user = (str(default), read_config_file(default)) if default.is_file() else ("(none)", {})
+            others = all_names - {p.name for p in meta.policies}
+            proc.configure(reconcile(meta, user, f"policy pack config {source}", others))
+            if source != "(none)":
+                self._log(f"[{self.stack}] {meta.name}@{meta.version}: config {source}")
+
+    def _submit(self, res: CapturedResource) -> None:
+        if res.type.startswith(PROVIDER_PREFIX):
+            self._providers[res.urn] = res
+        # Providers register before the resources that use them; should one not have, its users wait
+        # for the end, when every provider is known (the request is then the same as the engine's).
+        ready = not res.provider or res.provider_urn() in self._providers
+        for index, proc in enumerate(self.procs):
+            future = proc.submit_analyze(res, self._providers) if ready else None
+            self._pending[index].append((res, future))
+
+    # --- after rendering (a thread per stack, so the next stack renders meanwhile) ----------------
+    def abandon(self) -> None:
+        """The render failed: stop the driver (answers still in flight are dropped with the packs)."""
+        self._queue.put(_END)
+        self._driver.join()
+
+    def finish(self, result: RenderResult, locate: Callable[[CapturedResource], tuple[str, int]]) -> StackReport:
+        started = time.perf_counter()
+        self._queue.put(_END)
+        self._driver.join()
+        if self._error is not None:
+            raise self._error
+        resources = result.resources
+        providers = {r.urn: r for r in resources if r.type.startswith(PROVIDER_PREFIX)}
+        # Per pack: its Analyze answers, then (like the engine, once every resource was analyzed) its
+        # AnalyzeStack, which runs while the next pack's answers are collected.  A failure is raised
+        # in pack order, Analyze before AnalyzeStack, as if the packs had been driven one by one.
+        steps: list[tuple[list[Diagnostic], Any] | GateError] = []
+        for index, proc in enumerate(self.procs):
+            try:
+                analyzed = [d for res, future in self._pending[index]
+                            for d in proc.analyze_result(res, future or proc.submit_analyze(res, providers),
+                                                         locate)]
+            except GateError as exc:
+                steps.append(exc)
+                break
+            steps.append((analyzed, proc.submit_analyze_stack(resources, providers)))
+        diagnostics: list[Diagnostic] = []
+        for proc, step in zip(self.procs, steps, strict=False):
+            if isinstance(step, GateError):
+                raise step
+            diagnostics += step[0]
+            diagnostics += proc.analyze_stack_result(resources, step[1], locate)
+        secrets = set(result.secret_values)
+        for res in resources:
+            # Only a resource with a secret in its inputs has anything to redact (cheap check first).
+            if _SECRET_SIG_BYTES in res.properties.SerializeToString():
+                secrets.update(iter_secret_strings(res.wire_inputs))
+        elapsed = time.perf_counter() - started
+        self._log(f"[{self.stack}] analyzed by {len(self.procs)} pack(s), {elapsed:.2f} s after rendering: "
+                  f"{len(diagnostics)} diagnostic(s)")
+        return StackReport(
+            stack=self.stack,
+            project=result.project,
+            resource_count=len(resources),
+            resource_types=dict(Counter(r.type for r in resources)),
+            render_seconds=result.seconds,
+            analyze_seconds=elapsed,
+            diagnostics=[report.redact(d, secrets) for d in diagnostics],
+            warnings=result.warnings,
+        )
