@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components._iam import service_trust_policy
 from components._naming import physical_name
 from components.gateway_responses import GATEWAY_ERRORS, access_log_format, response_parameters, response_template
 from components.lambda_function import FunctionArgs, VpcFunction
@@ -468,21 +469,7 @@ class Api(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-cloudwatch-role",
             description="Lets API Gateway write execution and access logs (account-wide setting)",
-            assume_role_policy=account_id.apply(
-                lambda acct: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "apigateway.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                "Condition": {"StringEquals": {"aws:SourceAccount": acct}},
-                            }
-                        ],
-                    }
-                )
-            ),
+            assume_role_policy=service_trust_policy("apigateway.amazonaws.com", account_id),
             opts=keep,
         )
         attachment = aws.iam.RolePolicyAttachment(

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import cis_filters
+from components._iam import policy_document, service_trust_policy, service_trust_statement
 from components._naming import physical_name, trail_name
 from components.settings import Settings
 
@@ -182,10 +183,6 @@ def access_log_bucket_policy(bucket_arn: str, account_id: str, source_bucket_arn
             _deny_insecure_transport(bucket_arn),
         ],
     }
-
-
-def _document(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @dataclass
@@ -362,17 +359,13 @@ class AccountBaseline(pulumi.ComponentResource):
             f"{name}-trail-logs-role",
             description=f"CloudTrail delivery to the {s.name_prefix} trail log group",
             # The trust follows the CloudTrail guide; the role can do nothing but write to one log group.
-            assume_role_policy=_document({
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }),
+            assume_role_policy=policy_document(service_trust_statement("cloudtrail.amazonaws.com", None)),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(
             f"{name}-trail-logs-write",
             role=role.id,
-            policy=self.trail_log_group.arn.apply(lambda arn: _document({
+            policy=self.trail_log_group.arn.apply(lambda arn: policy_document({
                 "Sid": "TrailLogStreams",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -403,12 +396,7 @@ class AccountBaseline(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-config-role",
             description=f"AWS Config recorder of {s.name_prefix}",
-            assume_role_policy=account_id.apply(lambda acct: _document({
-                "Effect": "Allow",
-                "Principal": {"Service": "config.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": acct}},  # confused-deputy guard
-            })),
+            assume_role_policy=service_trust_policy("config.amazonaws.com", account_id),
             opts=child,
         )
         managed = aws.iam.RolePolicyAttachment(
@@ -422,7 +410,7 @@ class AccountBaseline(pulumi.ComponentResource):
             role=role.id,
             # AWS_ConfigRole grants no write to our bucket nor use of our key.
             policy=pulumi.Output.all(self.trail_bucket.arn, account_id, args.logs_key_arn).apply(
-                lambda v: _document(
+                lambda v: policy_document(
                     {
                         "Sid": "DeliverSnapshots",
                         "Effect": "Allow",

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components._iam import service_trust_policy
 from components._naming import physical_name
 from components.encryption import Encryption
 from components.network import DB_PORT, Network
@@ -79,22 +80,6 @@ def db_identifier(settings: Settings) -> str:
 def db_user_arn(region: str, account_id: str, resource_id: str, username: str) -> str:
     """What ``rds-db:connect`` must name: the instance's resource id (not its identifier) and the database user."""
     return f"arn:aws:rds-db:{region}:{account_id}:dbuser:{resource_id}/{username}"
-
-
-def _monitoring_trust(account_id: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                }
-            ],
-        }
-    )
 
 
 def _monitoring_policy(region: str, account_id: str) -> str:
@@ -189,7 +174,7 @@ class Database(pulumi.ComponentResource):
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring-role",
             description=f"RDS enhanced monitoring of {self.identifier}",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(_monitoring_trust),
+            assume_role_policy=service_trust_policy("monitoring.rds.amazonaws.com", args.account_id),
             opts=child,
         )
         # What AWS's AmazonRDSEnhancedMonitoringRole grants, narrowed to the one log group RDS writes to.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components._iam import policy_document, service_trust_policy
 from components.settings import Settings
 from functions.package import archive_path
 
@@ -69,9 +69,7 @@ class FunctionArgs:
 
 
 def _policy_document(statements: Sequence[Any]) -> pulumi.Output[str]:
-    return pulumi.Output.all(*statements).apply(
-        lambda resolved: json.dumps({"Version": "2012-10-17", "Statement": list(resolved)})
-    )
+    return pulumi.Output.all(*statements).apply(lambda resolved: policy_document(*resolved))
 
 
 class VpcFunction(pulumi.ComponentResource):
@@ -102,21 +100,7 @@ class VpcFunction(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"Execution role of {function_name}",
-            assume_role_policy=account_id.apply(
-                lambda acct: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "lambda.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                "Condition": {"StringEquals": {"aws:SourceAccount": acct}},
-                            }
-                        ],
-                    }
-                )
-            ),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", account_id),
             opts=child,
         )
         logs_statement = self.log_group.arn.apply(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components._cidr import plan_tiers
+from components._iam import policy_document, service_trust_policy
 from components.settings import Settings
 
 DB_PORT = 5432
@@ -264,38 +264,18 @@ class Network(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda acct: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                "Action": "sts:AssumeRole",
-                                # confused-deputy guard: only flow logs of this account may assume it
-                                "Condition": {"StringEquals": {"aws:SourceAccount": acct}},
-                            }
-                        ],
-                    }
-                )
-            ),
+            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com", args.account_id),
             opts=child,
         )
         policy = aws.iam.RolePolicy(
             f"{name}-flow-logs-write",
             role=role.id,
             policy=group.arn.apply(
-                lambda arn: json.dumps(
+                lambda arn: policy_document(
                     {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                                "Resource": [arn, f"{arn}:*"],
-                            }
-                        ],
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": [arn, f"{arn}:*"],
                     }
                 )
             ),
