@@ -181,54 +181,18 @@ class PolicyPackProcess:
         stub = self._connect()
         info = self._call("GetAnalyzerInfo", stub.GetAnalyzerInfo, empty_pb2.Empty())
         self._call("GetPluginInfo", stub.GetPluginInfo, empty_pb2.Empty())
-        policies = tuple(
-            PolicyMeta(
-                name=p.name,
-                description=p.description,
-                enforcement_level=_LEVEL_NAMES.get(p.enforcementLevel, "advisory"),
-                display_name=p.displayName,
-                severity=_SEVERITY_NAMES.get(p.severity, ""),
-                remediation_steps=p.remediation_steps,
-                url=p.url,
-                tags=tuple(p.tags),
-                policy_type=_POLICY_TYPES.get(p.policy_type, ""),
-                framework=" ".join(x for x in (p.framework.name, p.framework.version) if x),
-                config_schema=json_format.MessageToDict(p.configSchema.properties),
-                required=tuple(p.configSchema.required),
-            )
-            for p in info.policies
-        )
-        initial = {}
-        for name, cfg in info.initialConfig.items():
-            entry = json_format.MessageToDict(cfg.properties)
-            entry["enforcementLevel"] = _LEVEL_NAMES.get(cfg.enforcementLevel, "advisory")
-            initial[name] = entry
-        self.meta = PackMeta(name=info.name, version=self.manifest_version or info.version,
-                             directory=str(self.pack_dir), description=info.description,
-                             policies=policies, initial_config=initial)
-        self._call("ConfigureStack", stub.ConfigureStack, analyzer_pb2.AnalyzerStackConfigureRequest(
-            stack=self.stack.stack, project=self.project, organization=self.organization,
-            dry_run=self.dry_run, config=self.stack.values, config_secret_keys=self.stack.secret_keys,
-        ))
+        self.meta = pack_meta(info, self.manifest_version, self.pack_dir)
+        self._call("ConfigureStack", stub.ConfigureStack,
+                   configure_stack_request(self.stack, self.project, self.organization, self.dry_run))
         return self.meta
 
     def configure(self, policy_config: dict[str, dict[str, Any]]) -> None:
-        request = analyzer_pb2.ConfigureAnalyzerRequest()
-        for name, entry in policy_config.items():
-            props = struct_pb2.Struct()
-            props.update({k: v for k, v in entry.items() if k != "enforcementLevel"})
-            request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
-                enforcementLevel=_LEVEL_VALUES[entry["enforcementLevel"]], properties=props))
-        self._call("Configure", self._connect().Configure, request)
+        self._call("Configure", self._connect().Configure, configure_request(policy_config))
 
     def submit_analyze(self, res: CapturedResource, providers: dict[str, CapturedResource]) -> Any:
         """Send one Analyze without waiting (a gRPC future); `analyze_result` collects it.  The pack's
         server works through them while the caller goes on (e.g. while the program still renders)."""
-        request = analyzer_pb2.AnalyzeRequest(
-            urn=res.urn, type=res.type, name=res.name, properties=res.properties,
-            options=_options(res), provider=_provider(res, providers),
-        )
-        return self._connect().Analyze.future(request, timeout=self.rpc_timeout)
+        return self._connect().Analyze.future(analyze_request(res, providers), timeout=self.rpc_timeout)
 
     def analyze_result(self, res: CapturedResource, future: Any,
                        locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:
@@ -247,16 +211,7 @@ class PolicyPackProcess:
     def submit_analyze_stack(self, resources: list[CapturedResource],
                              providers: dict[str, CapturedResource]) -> Any:
         """Send the one AnalyzeStack (the whole graph) without waiting; `analyze_stack_result` collects it."""
-        request = analyzer_pb2.AnalyzeStackRequest(resources=[
-            analyzer_pb2.AnalyzerResource(
-                urn=res.urn, type=res.type, name=res.name, properties=res.properties,
-                options=_options(res), provider=_provider(res, providers), parent=res.parent,
-                dependencies=res.dependencies,
-                propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
-                                      for k, v in res.property_dependencies.items() if v},
-            )
-            for res in resources
-        ])
+        request = analyze_stack_request(resources, providers)
         return self._connect().AnalyzeStack.future(request, timeout=self.rpc_timeout)
 
     def analyze_stack_result(self, resources: list[CapturedResource], future: Any,
@@ -321,6 +276,72 @@ class PolicyPackProcess:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+# --- the engine's requests (also used by bench/gate_bench.py to drive a pack in-process) ------------
+def pack_meta(info: Any, manifest_version: str, pack_dir: Path) -> PackMeta:
+    """PackMeta from a GetAnalyzerInfo answer; the PulumiPolicy.yaml version wins, as in the engine."""
+    policies = tuple(
+        PolicyMeta(
+            name=p.name,
+            description=p.description,
+            enforcement_level=_LEVEL_NAMES.get(p.enforcementLevel, "advisory"),
+            display_name=p.displayName,
+            severity=_SEVERITY_NAMES.get(p.severity, ""),
+            remediation_steps=p.remediation_steps,
+            url=p.url,
+            tags=tuple(p.tags),
+            policy_type=_POLICY_TYPES.get(p.policy_type, ""),
+            framework=" ".join(x for x in (p.framework.name, p.framework.version) if x),
+            config_schema=json_format.MessageToDict(p.configSchema.properties),
+            required=tuple(p.configSchema.required),
+        )
+        for p in info.policies
+    )
+    initial = {}
+    for name, cfg in info.initialConfig.items():
+        entry = json_format.MessageToDict(cfg.properties)
+        entry["enforcementLevel"] = _LEVEL_NAMES.get(cfg.enforcementLevel, "advisory")
+        initial[name] = entry
+    return PackMeta(name=info.name, version=manifest_version or info.version, directory=str(pack_dir),
+                    description=info.description, policies=policies, initial_config=initial)
+
+
+def configure_stack_request(stack: StackConfig, project: str, organization: str, dry_run: bool) -> Any:
+    return analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack=stack.stack, project=project, organization=organization,
+        dry_run=dry_run, config=stack.values, config_secret_keys=stack.secret_keys,
+    )
+
+
+def configure_request(policy_config: dict[str, dict[str, Any]]) -> Any:
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, entry in policy_config.items():
+        props = struct_pb2.Struct()
+        props.update({k: v for k, v in entry.items() if k != "enforcementLevel"})
+        request.policyConfig[name].CopyFrom(analyzer_pb2.PolicyConfig(
+            enforcementLevel=_LEVEL_VALUES[entry["enforcementLevel"]], properties=props))
+    return request
+
+
+def analyze_request(res: CapturedResource, providers: dict[str, CapturedResource]) -> Any:
+    return analyzer_pb2.AnalyzeRequest(
+        urn=res.urn, type=res.type, name=res.name, properties=res.properties,
+        options=_options(res), provider=_provider(res, providers),
+    )
+
+
+def analyze_stack_request(resources: list[CapturedResource], providers: dict[str, CapturedResource]) -> Any:
+    return analyzer_pb2.AnalyzeStackRequest(resources=[
+        analyzer_pb2.AnalyzerResource(
+            urn=res.urn, type=res.type, name=res.name, properties=res.properties,
+            options=_options(res), provider=_provider(res, providers), parent=res.parent,
+            dependencies=res.dependencies,
+            propertyDependencies={k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                                  for k, v in res.property_dependencies.items() if v},
+        )
+        for res in resources
+    ])
 
 
 def _options(res: CapturedResource) -> Any:

@@ -34,6 +34,24 @@ _SECRET_SIG_BYTES = SECRET_SIG.encode()
 _END = None  # queued after the last resource
 
 
+def pack_configs(stack: str, metas: list[PackMeta], packs: list[Path],
+                 explicit: list[tuple[Path, dict[str, Any]]]) -> list[tuple[int, str, dict[str, dict[str, Any]]]]:
+    """(pack index, config source, reconciled policy config) per pack, as sent with Configure: the
+    given `--policy-pack-config` file(s), else `<pack>/config/<stack>.json` when it exists."""
+    all_names = frozenset(p.name for m in metas for p in m.policies)
+    out = []
+    for index, meta in enumerate(metas):
+        if explicit:
+            source_path, user = explicit[0] if len(explicit) == 1 else explicit[index]
+            source = str(source_path)
+        else:
+            default = packs[index] / "config" / f"{stack}.json"
+            source, user = (str(default), read_config_file(default)) if default.is_file() else ("(none)", {})
+        others = all_names - {p.name for p in meta.policies}
+        out.append((index, source, reconcile(meta, user, f"policy pack config {source}", others)))
+    return out
+
+
 class StackCheck:
     """Feeds one stack's resources to its pack processes while it renders; `finish` completes it."""
 
@@ -67,18 +85,10 @@ class StackCheck:
 
     def _configure(self) -> None:
         self.metas = [proc.handshake() for proc in self.procs]
-        all_names = frozenset(p.name for m in self.metas for p in m.policies)
-        for index, (proc, meta) in enumerate(zip(self.procs, self.metas, strict=True)):
-            if self.explicit:
-                source_path, user = self.explicit[0] if len(self.explicit) == 1 else self.explicit[index]
-                source = str(source_path)
-            else:
-                default = self.packs[index] / "config" / f"{self.stack}.json"
-                source, user = (str(default), read_config_file(default)) if default.is_file() else ("(none)", {})
-            others = all_names - {p.name for p in meta.policies}
-            proc.configure(reconcile(meta, user, f"policy pack config {source}", others))
+        for index, source, config in pack_configs(self.stack, self.metas, self.packs, self.explicit):
+            self.procs[index].configure(config)
             if source != "(none)":
-                self._log(f"[{self.stack}] {meta.name}@{meta.version}: config {source}")
+                self._log(f"[{self.stack}] {self.metas[index].name}@{self.metas[index].version}: config {source}")
 
     def _submit(self, res: CapturedResource) -> None:
         if res.type.startswith(PROVIDER_PREFIX):
