@@ -3,7 +3,8 @@
 1. The gate (`python -m gate`, all stacks, real pack processes over gRPC) against the in-process floor
    (target <= 1.3x).  Each figure is the wall time of a fresh process, median of --repeat runs.
    The floor does, in one process and one thread, exactly the work the gate cannot avoid:
-   - render every stack with `gate.render.render` (the same renders as the gate);
+   - render every stack with `gate.render.render` (the same renders as the gate, with the same
+     `gc.freeze()` after each);
    - configure the pack like the gate does (GetAnalyzerInfo -> the stack's `<pack>/config/<stack>.json`
      reconciled -> Configure, ConfigureStack; on an in-process pulumi_policy servicer, no server);
    - deserialize each resource's properties once (`MessageToDict` -> `deserialize_properties` ->
@@ -30,6 +31,7 @@ Profile (not part of the figures): py-spy record --subprocesses -o gate.svg -- .
 from __future__ import annotations
 
 import argparse
+import gc
 import inspect
 import json
 import os
@@ -203,7 +205,8 @@ def run_floor(mode: str, program: Path, pack: Path) -> None:
         servicer.ConfigureStack(configure_stack_request(config, project.name, "organization", True), None)
         servicer.Configure(configure_request(pack_configs(stack, [meta], [pack], [])[0][2]), None)
         t1 = time.perf_counter()
-        result = render(program, stack, config=config)
+        result = render(program, stack, config=config, project=project)
+        gc.freeze()  # as `python -m gate` does after each render (see gate.cli.main)
         result.raise_for_errors()
         t2 = time.perf_counter()
         resources = result.resources

@@ -27,7 +27,7 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from gate.errors import GateError
 from gate.model import PREVIEW_UNKNOWN, VIOLATION, Diagnostic, PackMeta, PolicyMeta
-from gate.project import StackConfig
+from gate.project import SAFE_LOADER, StackConfig
 from gate.render import CapturedResource
 
 CANT_RUN_PREFIX = "can't run policy '"
@@ -45,7 +45,7 @@ def read_pack_manifest(pack_dir: Path) -> tuple[str, str | None]:
     if not manifest.is_file():
         raise GateError(f"policy pack {pack_dir}: no PulumiPolicy.yaml")
     try:
-        doc = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(manifest.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}  # noqa: S506 - safe loader
     except yaml.YAMLError as exc:
         raise GateError(f"{manifest}: invalid YAML: {exc}") from exc
     runtime = doc.get("runtime")

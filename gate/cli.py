@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -46,10 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int:
+    """`own_process`: the gate owns this (short-lived) process, as with `python -m gate`; the heap that
+    survives a render (the imported provider SDK, the captured graph) is then frozen out of the
+    garbage collector's later passes (`gc.freeze`), which otherwise re-scan it after every render."""
     args = build_parser().parse_args(argv)
     try:
-        gate_report = run(args)
+        gate_report = run(args, freeze_heap=own_process)
     except GateError as exc:
         print(f"gate: error: {exc}", file=sys.stderr)
         print("gate: FAILED to evaluate the policies (exit 2)", file=sys.stderr)
@@ -68,7 +72,7 @@ def _log(message: str) -> None:
     print(f"gate: {message}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace) -> GateReport:
+def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
     program = args.program.resolve()
     project = load_project(program)
     stacks = args.stack or project.stack_names()
@@ -102,7 +106,9 @@ def run(args: argparse.Namespace) -> GateReport:
         for stack in stacks:
             check = StackCheck(stack, processes[stack], packs, explicit, _log)
             _log(f"[{stack}] rendering {program.name or program} (preview of a new stack, mocked cloud)")
-            result = render(program, stack, config=configs[stack], on_resource=check.on_resource)
+            result = render(program, stack, config=configs[stack], project=project, on_resource=check.on_resource)
+            if freeze_heap:
+                gc.freeze()  # after the render's own collection: only survivors are frozen
             if not result.ok:
                 check.abandon()
                 for earlier in finishing:  # an earlier stack's failure is reported first, as before

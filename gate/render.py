@@ -37,7 +37,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from gate.errors import GateError
 from gate.mocks import GateMocks
-from gate.project import StackConfig, load_project, load_stack_config
+from gate.project import Project, StackConfig, load_project, load_stack_config
 from gate.sdk_speedups import sdk_speedups
 
 UNKNOWN = rpc.UNKNOWN  # the engine's wire sentinel for "not known during preview"
@@ -146,6 +146,7 @@ def render(
     *,
     preview: bool = True,
     config: StackConfig | None = None,
+    project: Project | None = None,
     organization: str = "organization",
     timeout: float = 600.0,
     on_resource: Callable[[CapturedResource], None] | None = None,
@@ -158,7 +159,7 @@ def render(
     it is complete: later registrations never change it.
     """
     directory = Path(program_dir).resolve()
-    project = load_project(directory)
+    project = project if project is not None else load_project(directory)
     stack_config = config if config is not None else load_stack_config(project, stack)
     region = stack_config.values.get("aws:region", "")
     monitor = CapturingMonitor(GateMocks(region), preview, stack_config, on_resource)
