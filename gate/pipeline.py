@@ -52,6 +52,15 @@ def pack_configs(stack: str, metas: list[PackMeta], packs: list[Path],
     return out
 
 
+def _in_stable_order(diagnostics: list[Diagnostic], meta: PackMeta) -> list[Diagnostic]:
+    """One pack's Analyze (or AnalyzeStack) results by policy, then resource URN.  The SDK registers
+    resources from several threads, so registration order (and with it the order the pack answers
+    in) can differ from one run to the next; the report should not."""
+    position = {p.name: i for i, p in enumerate(meta.policies)}
+    return sorted(diagnostics, key=lambda d: (position.get(d.policy_name, len(position)), d.policy_name,
+                                              d.resource_urn))
+
+
 class StackCheck:
     """Feeds one stack's resources to its pack processes while it renders; `finish` completes it."""
 
@@ -128,11 +137,11 @@ class StackCheck:
                 break
             steps.append((analyzed, proc.submit_analyze_stack(resources, providers)))
         diagnostics: list[Diagnostic] = []
-        for proc, step in zip(self.procs, steps, strict=False):
+        for proc, meta, step in zip(self.procs, self.metas, steps, strict=False):
             if isinstance(step, GateError):
                 raise step
-            diagnostics += step[0]
-            diagnostics += proc.analyze_stack_result(resources, step[1], locate)
+            diagnostics += _in_stable_order(step[0], meta)
+            diagnostics += _in_stable_order(proc.analyze_stack_result(resources, step[1], locate), meta)
         secrets = set(result.secret_values)
         for res in resources:
             # Only a resource with a secret in its inputs has anything to redact (cheap check first).

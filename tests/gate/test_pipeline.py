@@ -66,7 +66,7 @@ class FakePack:
     def analyze_result(self, res: CapturedResource, future: Future, locate) -> list[Diagnostic]:
         if self.fail_analyze:
             raise GateError(f"{self.meta.name} failed in Analyze of {res.urn}")
-        return [self._diag(f"resource {future.result()}")]
+        return [self._diag(f"resource {future.result()}", res.urn)]
 
     def submit_analyze_stack(self, resources: list, providers: dict) -> Future:
         self._record("stack", [r.name for r in resources])
@@ -77,10 +77,10 @@ class FakePack:
             raise GateError(f"{self.meta.name} failed in AnalyzeStack")
         return [self._diag(f"stack of {future.result()}")]
 
-    def _diag(self, message: str) -> Diagnostic:
+    def _diag(self, message: str, urn: str = "") -> Diagnostic:
         return Diagnostic(stack="s", policy_pack_name=self.meta.name, policy_pack_version="1.0.0",
                           policy_name=f"{self.meta.name}-policy", description="d", message=message,
-                          enforcement_level="advisory", severity="", category="violation")
+                          enforcement_level="advisory", severity="", category="violation", resource_urn=urn)
 
 
 def _check(*packs: FakePack) -> StackCheck:
@@ -120,8 +120,9 @@ def test_analyze_is_sent_while_rendering_and_analyze_stack_only_at_the_end():
     check.on_resource(second)
     report = check.finish(_result([provider, first, second]), _locate)
     assert pack.calls[-1] == ("stack", ["default", "first", "second"])
+    # Ordered by URN (aws:sqs/... before pulumi:providers:...), then the stack's own results.
     assert [d.message for d in report.diagnostics] == [
-        "resource default", "resource first", "resource second", "stack of 3"]
+        "resource first", "resource second", "resource default", "stack of 3"]
     assert report.resource_count == 3 and check.metas == [pack.meta]
 
 
@@ -135,7 +136,6 @@ def test_a_resource_whose_provider_is_not_known_yet_is_analyzed_at_the_end_with_
     report = check.finish(_result([early, provider]), _locate)
     analyzed = [call for call in pack.calls if call[0] == "analyze"]
     assert analyzed == [("analyze", "default", None), ("analyze", "early", "default")]
-    # Results stay in resource order even though the requests went out in another order.
     assert [d.message for d in report.diagnostics][:2] == ["resource early", "resource default"]
 
 
@@ -147,8 +147,8 @@ def test_packs_report_in_pack_order_each_analyze_before_its_analyze_stack():
         check.on_resource(res)
     report = check.finish(_result(resources), _locate)
     assert [(d.policy_pack_name, d.message) for d in report.diagnostics] == [
-        ("one", "resource default"), ("one", "resource q"), ("one", "stack of 2"),
-        ("two", "resource default"), ("two", "resource q"), ("two", "stack of 2")]
+        ("one", "resource q"), ("one", "resource default"), ("one", "stack of 2"),
+        ("two", "resource q"), ("two", "resource default"), ("two", "stack of 2")]
     # Each pack was configured knowing the other's policies (unknown names are errors otherwise).
     assert ("configure", ["one-policy"]) in one.calls and ("configure", ["two-policy"]) in two.calls
 
@@ -172,3 +172,19 @@ def test_a_pack_that_fails_its_handshake_is_reported_by_finish():
     check.on_resource(_provider())  # rendering goes on regardless
     with pytest.raises(GateError, match="before serving"):
         check.finish(_result([_provider()]), _locate)
+
+
+def test_the_report_does_not_depend_on_registration_order():
+    # The SDK registers from several threads: the same program can register in another order.
+    names = ["b", "a", "c"]
+    reports = []
+    for order in (names, list(reversed(names))):
+        pack = FakePack("pack")
+        check = _check(pack)
+        resources = [_provider(), *(_res(n) for n in order)]
+        for res in resources:
+            check.on_resource(res)
+        reports.append(check.finish(_result(resources), _locate).diagnostics)
+    assert reports[0] == reports[1]
+    assert [d.message for d in reports[0]] == ["resource a", "resource b", "resource c", "resource default",
+                                               "stack of 4"]
