@@ -202,12 +202,6 @@ class PolicyPackProcess:
             raise self._rpc_failure(f"Analyze of {res.urn}", exc) from None
         return self._convert(response.diagnostics, res, {}, locate)
 
-    def analyze(self, resources: list[CapturedResource], providers: dict[str, CapturedResource],
-                locate: Callable[[CapturedResource], tuple[str, int]]) -> list[Diagnostic]:
-        """One Analyze per resource (all in flight at once, results kept in resource order)."""
-        futures = [(res, self.submit_analyze(res, providers)) for res in resources]
-        return [d for res, future in futures for d in self.analyze_result(res, future, locate)]
-
     def submit_analyze_stack(self, resources: list[CapturedResource],
                              providers: dict[str, CapturedResource]) -> Any:
         """Send the one AnalyzeStack (the whole graph) without waiting; `analyze_stack_result` collects it."""

@@ -15,6 +15,8 @@ What a pack receives is unchanged: the same requests, each resource's Analyze af
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import queue
 import threading
 import time
@@ -32,6 +34,10 @@ from gate.render import PROVIDER_PREFIX, SECRET_SIG, CapturedResource, RenderRes
 
 _SECRET_SIG_BYTES = SECRET_SIG.encode()
 _END = None  # queued after the last resource
+# Analyze calls outstanding per pack.  Enough to keep the pack busy; bounded because a gRPC server
+# holds calls its application has not picked up yet in a pending queue that, past ~1,000 calls,
+# cancels some of them at random (seen as CANCELLED at 2,000 resources sent at once).
+IN_FLIGHT = 64
 
 
 def pack_configs(stack: str, metas: list[PackMeta], packs: list[Path],
@@ -76,6 +82,7 @@ class StackCheck:
         # Per pack, in resource order: (resource, Analyze future or None if sent at the end).
         self._pending: list[list[tuple[CapturedResource, Any]]] = [[] for _ in procs]
         self._providers: dict[str, CapturedResource] = {}
+        self._in_flight: list[collections.deque[Any]] = [collections.deque() for _ in procs]
         self._error: BaseException | None = None
         self._driver = threading.Thread(target=self._drive, name=f"gate-analyze-{stack}", daemon=True)
         self._driver.start()
@@ -108,6 +115,12 @@ class StackCheck:
         for index, proc in enumerate(self.procs):
             future = proc.submit_analyze(res, self._providers) if ready else None
             self._pending[index].append((res, future))
+            if future is not None:
+                window = self._in_flight[index]
+                window.append(future)
+                if len(window) > IN_FLIGHT:
+                    with contextlib.suppress(Exception):  # read (and reported) by finish(), in order
+                        window.popleft().result()
 
     # --- after rendering (a thread per stack, so the next stack renders meanwhile) ----------------
     def abandon(self) -> None:

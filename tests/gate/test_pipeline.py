@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2  # type: ignore[import-untyped]
 
 from gate.errors import GateError
 from gate.model import Diagnostic, PackMeta, PolicyMeta
-from gate.pipeline import StackCheck
+from gate.pipeline import IN_FLIGHT, StackCheck
 from gate.render import CapturedResource, RenderResult
 
 PROVIDER = "urn:pulumi:s::p::pulumi:providers:aws::default"
@@ -188,3 +188,42 @@ def test_the_report_does_not_depend_on_registration_order():
     assert reports[0] == reports[1]
     assert [d.message for d in reports[0]] == ["resource a", "resource b", "resource c", "resource default",
                                                "stack of 4"]
+
+
+def test_outstanding_analyze_calls_per_pack_are_bounded():
+    # A gRPC server cancels calls at random once too many wait to be picked up: the driver must
+    # wait for the oldest answer before sending more than IN_FLIGHT.
+    class Slow(FakePack):
+        def __init__(self) -> None:
+            super().__init__("slow")
+            self.futures: list[Future] = []
+
+        def submit_analyze(self, res, providers):
+            super().submit_analyze(res, providers)
+            future: Future = Future()
+            with self.lock:
+                self.futures.append(future)
+            return future
+
+    pack = Slow()
+    check = _check(pack)
+    resources = [_provider(), *(_res(f"q{i:03}") for i in range(IN_FLIGHT + 10))]
+    for res in resources:
+        check.on_resource(res)
+
+    def sent() -> int:
+        with pack.lock:
+            return len(pack.futures)
+
+    _wait_for(lambda: sent() == IN_FLIGHT + 1)  # the window, plus the one it waits behind
+    time.sleep(0.2)
+    assert sent() == IN_FLIGHT + 1  # still blocked: nothing answered yet
+    answered = 0
+    while answered < len(resources):  # answer in order, as the pack does, until all went out
+        _wait_for(lambda n=answered: sent() > n)
+        with pack.lock:
+            future = pack.futures[answered]
+        future.set_result(resources[answered].name)
+        answered += 1
+    report = check.finish(_result(resources), _locate)
+    assert len(report.diagnostics) == len(resources) + 1
