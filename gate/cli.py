@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
     parser.add_argument("--strict", action="store_true",
                         help="also fail when a policy could not run during preview (unknown values)")
+    parser.add_argument("--update", action="store_true",
+                        help="analyze as `pulumi up` would: mocked resources return ids/ARNs, so policies see "
+                             "known values (a policy that passes an unknown value at preview can fail here)")
     parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds a pack may take to start")
     parser.add_argument("--rpc-timeout", type=float, default=120.0, help="seconds one pack call may take")
     return parser
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
             for pack in packs:
                 proc = PolicyPackProcess(pack, engine_address=engine.address, project=project.name,
                                          stack=configs[stack], start_timeout=args.start_timeout,
-                                         rpc_timeout=args.rpc_timeout)
+                                         rpc_timeout=args.rpc_timeout, dry_run=not args.update)
                 cleanup.callback(proc.close)
                 processes[stack].append(proc)
         # Stacks render one after another (the SDK's runtime state is process-wide); each stack's
@@ -105,8 +108,10 @@ def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
         finishing: list[_Finishing] = []
         for stack in stacks:
             check = StackCheck(stack, processes[stack], packs, explicit, _log)
-            _log(f"[{stack}] rendering {program.name or program} (preview of a new stack, mocked cloud)")
-            result = render(program, stack, config=configs[stack], project=project, on_resource=check.on_resource)
+            mode = "an update with known values" if args.update else "preview of a new stack"
+            _log(f"[{stack}] rendering {program.name or program} ({mode}, mocked cloud)")
+            result = render(program, stack, preview=not args.update, config=configs[stack], project=project,
+                            on_resource=check.on_resource)
             if freeze_heap:
                 gc.freeze()  # after the render's own collection: only survivors are frozen
             if not result.ok:

@@ -35,7 +35,10 @@ class GateMocks(Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict]:
         resource_id = args.resource_id or mock_id(args.typ, args.name)
         state = dict(args.inputs)
-        state.setdefault("arn", mock_arn(args.typ, resource_id, self.region))
+        state.setdefault("arn", _service_arn(args.typ, resource_id, self.region, state)
+                         or mock_arn(args.typ, resource_id, self.region))
+        for key, value in computed_outputs(args.typ, resource_id, self.region, state).items():
+            state.setdefault(key, value)
         return resource_id, state
 
     # --- invoke handlers -------------------------------------------------------------------------
@@ -119,6 +122,48 @@ def render_policy_document(args: dict) -> dict:
         document["Id"] = args["policyId"]
     document["Statement"] = statements
     return document
+
+
+def computed_outputs(type_: str, resource_id: str, region: str, inputs: dict) -> dict:
+    """Outputs AWS computes that programs commonly feed into other resources (non-preview renders only).
+
+    A missing output resolves to None downstream, which silently drops the input it feeds; these keep the
+    graph of a non-preview render as complete as a real update's.
+    """
+    arn = inputs.get("arn") or mock_arn(type_, resource_id, region)
+    if type_ == "aws:rds/instance:Instance":
+        address = f"{resource_id}.c0ffee.{region}.rds.amazonaws.com"
+        return {
+            "address": address,
+            "endpoint": f"{address}:{inputs.get('port', 5432)}",
+            "resourceId": "db-" + _short_hash(resource_id).upper(),
+            "masterUserSecrets": [{"secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!"
+                                                f"{resource_id}", "secretStatus": "active"}],
+        }
+    if type_ == "aws:sqs/queue:Queue":
+        return {"url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{resource_id}"}
+    if type_ == "aws:apigateway/restApi:RestApi":
+        return {"rootResourceId": _short_hash(resource_id)[:10],
+                "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{resource_id}"}
+    if type_ == "aws:apigateway/stage:Stage":
+        return {"invokeUrl": f"https://{resource_id}.execute-api.{region}.amazonaws.com/{inputs.get('stageName')}"}
+    if type_ == "aws:lambda/function:Function":
+        return {"invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"}
+    if type_ == "aws:kms/key:Key":
+        return {"keyId": resource_id}
+    return {}
+
+
+def _service_arn(type_: str, resource_id: str, region: str, inputs: dict) -> str | None:
+    """ARNs in the service's own format where policies read them (log group names, global IAM)."""
+    name = inputs.get("name") if isinstance(inputs.get("name"), str) else resource_id
+    if type_ == "aws:cloudwatch/logGroup:LogGroup":
+        return f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{name}"
+    if type_ == "aws:iam/role:Role":
+        return f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+    if type_ == "aws:iam/policy:Policy":
+        return f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}"
+    return None
 
 
 def mock_id(type_: str, name: str) -> str:

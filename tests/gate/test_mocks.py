@@ -1,0 +1,26 @@
+"""Non-preview mocks give the outputs AWS computes in the service's own formats."""
+
+from pulumi.runtime import MockResourceArgs
+
+from gate.mocks import ACCOUNT_ID, GateMocks
+
+
+def _new(typ: str, name: str, inputs: dict) -> dict:
+    _, state = GateMocks("eu-west-1").new_resource(MockResourceArgs(typ, name, inputs, "", "", True))
+    return state
+
+
+def test_log_group_and_iam_arns_use_the_service_formats() -> None:
+    group = _new("aws:cloudwatch/logGroup:LogGroup", "waf", {"name": "aws-waf-logs-x"})
+    assert group["arn"] == f"arn:aws:logs:eu-west-1:{ACCOUNT_ID}:log-group:aws-waf-logs-x"
+    role = _new("aws:iam/role:Role", "r", {"name": "my-role"})
+    assert role["arn"] == f"arn:aws:iam::{ACCOUNT_ID}:role/my-role"  # IAM is global: no region
+
+
+def test_rds_and_sqs_get_the_outputs_programs_feed_onwards() -> None:
+    db = _new("aws:rds/instance:Instance", "db", {"port": 5432})
+    assert db["endpoint"] == f"{db['address']}:5432"
+    assert db["masterUserSecrets"][0]["secretArn"].startswith("arn:aws:secretsmanager:eu-west-1:")
+    assert db["resourceId"].startswith("db-")
+    queue = _new("aws:sqs/queue:Queue", "q", {})
+    assert queue["url"].startswith(f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT_ID}/")
