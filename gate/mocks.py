@@ -151,6 +151,9 @@ def computed_outputs(type_: str, resource_id: str, region: str, inputs: dict) ->
         return {"invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"}
     if type_ == "aws:kms/key:Key":
         return {"keyId": resource_id}
+    if type_ == "aws:ec2/vpc:Vpc":
+        return {"defaultNetworkAclId": "acl-" + _short_hash(resource_id)[:8],
+                "defaultSecurityGroupId": "sg-" + _short_hash(resource_id)[:8]}
     return {}
 
 

@@ -23,6 +23,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
+from gate.mocks import computed_outputs
+
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 
@@ -96,27 +98,9 @@ class _Mocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         state.setdefault("arn", _arn(args.typ, rid, self.region))
         state.setdefault("name", args.inputs.get("name", rid))
-        state.setdefault("keyId", rid)
-        if args.typ == "aws:apigateway/restApi:RestApi":
-            state.update(rootResourceId="root123", executionArn=f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{rid}")
-        if args.typ == "aws:apigateway/stage:Stage":
-            state["invokeUrl"] = f"https://{rid}.execute-api.{self.region}.amazonaws.com/{args.inputs['stageName']}"
-        if args.typ == "aws:lambda/function:Function":
-            state["invokeArn"] = f"arn:aws:apigateway:{self.region}:lambda:path/functions/{state['arn']}/invocations"
-        if args.typ == "aws:ec2/vpc:Vpc":
-            state["defaultNetworkAclId"] = "acl-default"
-        if args.typ == "aws:sqs/queue:Queue":
-            state["url"] = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{rid}"
-        if args.typ == "aws:rds/instance:Instance":
-            address = f"{rid}.c0ffee.{self.region}.rds.amazonaws.com"
-            state.update(
-                address=address,
-                endpoint=f"{address}:5432",
-                resourceId="db-" + rid.upper().replace("-", "")[:26],
-                masterUserSecrets=[
-                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!{rid}"}
-                ],
-            )
+        # The outputs AWS computes, shared with the gate's mocks so both render the same graph.
+        for key, value in computed_outputs(args.typ, rid, self.region, state).items():
+            state.setdefault(key, value)
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
