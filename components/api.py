@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._iam import service_trust_policy
+from components._iam import policy_document, service_trust_statement
 from components._naming import physical_name
 from components.gateway_responses import GATEWAY_ERRORS, access_log_format, response_parameters, response_template
 from components.lambda_function import FunctionArgs, VpcFunction
@@ -282,12 +282,12 @@ class Api(pulumi.ComponentResource):
             )
             for error in GATEWAY_ERRORS
         ]
-        policy_document = self._policy(routes, s.allowed_source_cidrs)
+        resource_policy = self._policy(routes, s.allowed_source_cidrs)
         policy = aws.apigateway.RestApiPolicy(
             f"{name}-policy",
             rest_api_id=api_id,
             policy=pulumi.Output.from_input(self.rest_api.execution_arn).apply(
-                lambda arn: json.dumps(policy_document(arn))
+                lambda arn: json.dumps(resource_policy(arn))
             ),
             opts=child,
         )
@@ -304,7 +304,7 @@ class Api(pulumi.ComponentResource):
             "gateway_responses": [
                 [e.response_type, e.status, response_template(e), response_parameters()] for e in GATEWAY_ERRORS
             ],
-            "policy": policy_document("arn:aws:execute-api:REGION:ACCOUNT:API"),
+            "policy": resource_policy("arn:aws:execute-api:REGION:ACCOUNT:API"),
         }
         self.spec_fingerprint = deployment_fingerprint(spec)
         # Resource ids catch replacements the spec cannot see (e.g. a function recreated under a new ARN).
@@ -465,11 +465,13 @@ class Api(pulumi.ComponentResource):
         if not s.owns_account_baseline:
             return []  # another stack (or the baseline project) owns it; stages only need it to exist
         keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=s.production)
-        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
         role = aws.iam.Role(
             f"{name}-cloudwatch-role",
             description="Lets API Gateway write execution and access logs (account-wide setting)",
-            assume_role_policy=service_trust_policy("apigateway.amazonaws.com", account_id),
+            # No aws:SourceAccount: the API Gateway guide's trust names only the service, and nothing documents that
+            # API Gateway sends the key when it assumes this role; with it, setting the role on the account fails
+            # ("The role ARN does not have required permissions set to API Gateway").
+            assume_role_policy=policy_document(service_trust_statement("apigateway.amazonaws.com", None)),
             opts=keep,
         )
         attachment = aws.iam.RolePolicyAttachment(
