@@ -13,8 +13,12 @@ from components.settings import Settings
 
 DB_PORT = 5432
 HTTPS = 443
-# Ephemeral return ports, split around 3389 so that no NACL entry admits RDP (or SSH, 22) from anywhere.
-EPHEMERAL_RANGES = ((1024, 3388), (3390, 65535))
+# Return traffic of stateless NACLs. NAT gateways and Lambda ENIs pick source ports from 1024-65535 (VPC guide,
+# "Ephemeral ports"), so a range that skips 3389 drops the reply of about one connection in 64,000: an intermittent
+# timeout. This is a deliberate deviation from EC2.21 (no world ingress to 22/3389 in NACLs): port 22 stays closed,
+# and nothing listens on 3389 - no security group admits inbound traffic from the internet and a NAT gateway drops
+# unsolicited inbound connections. Recorded in README ("EC2.21") and in the pack config of every stack.
+EPHEMERAL_RANGES = ((1024, 65535),)
 INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "sqs", "events", "kms", "logs", "sts")
 GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
 ANYWHERE = "0.0.0.0/0"
@@ -37,9 +41,9 @@ class Network(pulumi.ComponentResource):
     - app (private): the functions and interface endpoints; default route to a NAT (one per AZ, or one shared).
     - data (isolated): the database; no route to the internet at all.
 
-    One NACL per tier (stateless: return ports admitted explicitly; SSH/RDP never admitted), the VPC's default
-    security group and NACL adopted with no rules, least-privilege security groups per role built from
-    standalone rule resources, flow logs (ALL) to a KMS-encrypted log group, gateway endpoints (S3, DynamoDB) on
+    One NACL per tier (stateless: return ports 1024-65535 admitted explicitly, see EPHEMERAL_RANGES; SSH never
+    admitted), the VPC's default security group and NACL adopted with no rules, least-privilege security groups per
+    role built from standalone rule resources, flow logs (ALL) to a KMS-encrypted log group, gateway endpoints (S3, DynamoDB) on
     the private and isolated route tables and interface endpoints (private DNS) for the AWS APIs the functions call.
     """
 

@@ -8,6 +8,7 @@ from tests.conftest import rendered
 from tests.harness import Graph, Res, stack_config
 
 ANY = "0.0.0.0/0"
+EPHEMERAL = (1024, 65535)
 SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SG_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 
@@ -120,13 +121,16 @@ def _nacl_rules(graph: Graph, tier: str) -> list[Res]:
     return [r for r in graph.of_type("aws:ec2/networkAclRule:NetworkAclRule") if graph.depends_on(r, acl)]
 
 
-def test_no_nacl_admits_ssh_or_rdp_from_anywhere(graph: Graph) -> None:
+def test_no_nacl_admits_ssh_from_anywhere_and_rdp_only_as_return_traffic(graph: Graph) -> None:
+    # EC2.21 deviation (README): 3389 is inside the return range NAT gateways and Lambda ENIs use; nothing else
+    # opens it to the world, and 22 is never open.
     for rule in graph.of_type("aws:ec2/networkAclRule:NetworkAclRule"):
         if rule["egress"] or rule["ruleAction"] != "allow":
             continue
         if ipaddress.ip_network(rule["cidrBlock"]).prefixlen == 0:
-            for port in (22, 3389):
-                assert not rule["fromPort"] <= port <= rule["toPort"], f"{rule.name} admits {port}"
+            assert not rule["fromPort"] <= 22 <= rule["toPort"], f"{rule.name} admits SSH"
+            if rule["fromPort"] <= 3389 <= rule["toPort"]:
+                assert (rule["fromPort"], rule["toPort"]) == EPHEMERAL, f"{rule.name} admits RDP"
 
 
 def test_data_nacl_admits_only_the_database_port_from_the_app_tier(graph: Graph, stack: str) -> None:
@@ -137,15 +141,33 @@ def test_data_nacl_admits_only_the_database_port_from_the_app_tier(graph: Graph,
         assert (rule["fromPort"], rule["toPort"]) == (5432, 5432)
         assert rule["cidrBlock"] in app_cidrs
     outbound = [r for r in _nacl_rules(graph, "data") if r["egress"]]
-    assert all(r["cidrBlock"] in app_cidrs and r["fromPort"] >= 1024 for r in outbound)
+    assert {r["cidrBlock"] for r in outbound} == app_cidrs
+    for cidr in app_cidrs:  # replies to every source port a Lambda ENI may use
+        assert covered([r for r in outbound if r["cidrBlock"] == cidr]) == [EPHEMERAL]
 
 
-def test_nacls_admit_return_traffic_on_ephemeral_ports(graph: Graph) -> None:
-    # Stateless: without inbound ephemeral ports, replies to the NAT and the functions would be dropped.
+def covered(rules: list[Res]) -> list[tuple[int, int]]:
+    """The port ranges a set of allow rules covers, merged."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted((r["fromPort"], r["toPort"]) for r in rules):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def test_nacls_admit_return_traffic_on_every_port_nat_and_lambda_use(graph: Graph) -> None:
+    # Stateless: NAT gateways and Lambda ENIs use source ports 1024-65535 (VPC guide, "Ephemeral ports"); a port
+    # missing here drops the reply of every connection that happened to use it.
+    app_cidrs = {r["cidrBlock"] for r in tier_subnets(graph, "app")}
     for tier in ("public", "app"):
-        inbound = [r for r in _nacl_rules(graph, tier) if not r["egress"] and r["cidrBlock"] == ANY]
-        covered = sorted((r["fromPort"], r["toPort"]) for r in inbound)
-        assert covered == [(1024, 3388), (3390, 65535)], tier
+        rules = _nacl_rules(graph, tier)
+        inbound = [r for r in rules if not r["egress"] and r["cidrBlock"] == ANY and r["fromPort"] >= 1024]
+        assert covered(inbound) == [EPHEMERAL], tier
+        for cidr in app_cidrs:  # replies (from the NAT, from endpoints) to the functions
+            outbound = [r for r in rules if r["egress"] and r["cidrBlock"] == cidr and r["fromPort"] >= 1024]
+            assert covered(outbound) == [EPHEMERAL], (tier, cidr)
 
 
 def test_every_tier_subnet_is_in_its_tier_nacl(graph: Graph) -> None:
