@@ -28,6 +28,17 @@ def trail_name(prefix: str) -> str:
     return physical_name(prefix, "trail", 128)
 
 
+def alert_topic_name(prefix: str) -> str:
+    # Named, not autonamed: the logs key policy scopes EventBridge to this topic's ARN (SNS encryption context)
+    # before the topic exists.
+    return physical_name(prefix, "alerts", 256)
+
+
+def order_bus_name(prefix: str) -> str:
+    # Named: the data key policy scopes EventBridge's bus encryption to this bus's ARN before the bus exists.
+    return physical_name(prefix, "orders", 256)
+
+
 def waf_log_group_name(prefix: str) -> str:
     # AWS requires this prefix for a log group that receives WAF logs.
     return f"aws-waf-logs-{physical_name(prefix, 'api', 400)}"

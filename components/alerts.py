@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components._naming import alert_topic_name
 from components.settings import Settings
 
 # GuardDuty severities are numbers (1.0-8.9 today, 9.0+ reserved for CRITICAL); the labels map to the lower bound
@@ -48,7 +49,7 @@ def securityhub_pattern(threshold: str) -> dict[str, Any]:
 
 
 def topic_policy(topic_arn: str, account_id: str, region: str) -> dict[str, Any]:
-    """Who may publish: this account's alarms and EventBridge rules only, over TLS only.
+    """Who may publish: this account's alarms, EventBridge rules, over TLS only.
 
     A TopicPolicy replaces SNS's default policy; the account's own principals keep access through IAM.
     """
@@ -67,15 +68,13 @@ def topic_policy(topic_arn: str, account_id: str, region: str) -> dict[str, Any]
                 },
             },
             {
+                # The EventBridge guide's statement for SNS targets carries no Condition: EventBridge cannot be
+                # scoped here (a refused publish shows only in the rule's FailedInvocations metric, alarmed).
                 "Sid": "EventBridgeRulesPublish",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:events:{region}:{account_id}:rule/*"},
-                },
             },
             {
                 "Sid": "DenyInsecureTransport",
@@ -101,7 +100,7 @@ class AlertTopicArgs:
 
 class AlertTopic(pulumi.ComponentResource):
     """Creates the alert SNS topic (KMS-encrypted with a customer managed key: alarms cannot use alias/aws/sns),
-    its policy (publish only by this account's CloudWatch alarms and EventBridge rules, TLS only), e-mail and HTTPS
+    its policy (publish by this account's CloudWatch alarms and by EventBridge rules, TLS only), e-mail and HTTPS
     subscriptions from settings, and EventBridge rules on the default bus that forward GuardDuty and Security Hub
     findings at or above ``findingSeverityThreshold``.
 
@@ -117,6 +116,7 @@ class AlertTopic(pulumi.ComponentResource):
 
         self.topic = aws.sns.Topic(
             f"{name}-topic",
+            name=alert_topic_name(s.name_prefix),  # the logs key policy names this topic's ARN
             display_name=f"{s.name_prefix} alerts",
             kms_master_key_id=args.kms_key_arn,
             opts=child,

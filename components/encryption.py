@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._naming import kms_alias, trail_name
+from components._naming import alert_topic_name, kms_alias, order_bus_name, trail_name
 from components.settings import Settings
 
 PURPOSES = ("data", "logs", "secrets")
@@ -28,8 +28,9 @@ def _root_statement(account_id: str) -> dict[str, Any]:
     }
 
 
-def logs_key_policy(account_id: str, region: str, trail: str) -> dict[str, Any]:
-    """CloudWatch Logs, CloudTrail, and the publishers of the encrypted alert topic (CloudWatch, EventBridge).
+def logs_key_policy(account_id: str, region: str, trail: str, alert_topic: str) -> dict[str, Any]:
+    """CloudWatch Logs, CloudTrail, and the publishers of the encrypted alert topic ``alert_topic`` (CloudWatch
+    alarms, EventBridge rules).
 
     Condition ARNs are plain strings built from names we choose, never outputs of resources using the key:
     that would be a dependency cycle (key -> trail -> key).
@@ -93,35 +94,69 @@ def logs_key_policy(account_id: str, region: str, trail: str) -> dict[str, Any]:
                 },
             },
             {
-                # Alarms and EventBridge rules publish to the KMS-encrypted alert topic; without this the
-                # messages are dropped silently (alias/aws/sns cannot be used by CloudWatch alarms).
-                "Sid": "AlertPublishersUseKey",
+                # CloudWatch alarms publish to the KMS-encrypted alert topic (alias/aws/sns cannot be used by
+                # alarms); CloudWatch supplies the source account, so the confused-deputy guard stays.
+                "Sid": "CloudWatchAlarmsUseKey",
                 "Effect": "Allow",
-                "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             },
+            eventbridge_topic_statement(alert_topic_arn(account_id, region, alert_topic)),
         ],
     }
 
 
-def data_key_policy(account_id: str, region: str) -> dict[str, Any]:
-    """EventBridge encrypts events on the custom bus and delivers them to the encrypted queue."""
+def alert_topic_arn(account_id: str, region: str, topic: str) -> str:
+    return f"arn:aws:sns:{region}:{account_id}:{topic}"
+
+
+def eventbridge_topic_statement(topic_arn: str) -> dict[str, Any]:
+    """EventBridge rules publish to an encrypted SNS topic (the statement of the EventBridge guide, "My rule runs,
+    but I don't see any messages published into my Amazon SNS topic").
+
+    SNS makes the KMS calls for EventBridge and does not pass aws:SourceAccount/aws:SourceArn; a refused call shows
+    only in the rule's FailedInvocations metric. The encryption context SNS always sends (the topic ARN) is what
+    scopes the statement to our topic.
+    """
+    return {
+        "Sid": "EventBridgePublishesToAlertTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}},
+    }
+
+
+def data_key_policy(account_id: str, region: str, bus: str) -> dict[str, Any]:
+    """EventBridge encrypts events on the custom bus, and delivers them to the encrypted queue and DLQ."""
+    bus_arn = f"arn:aws:events:{region}:{account_id}:event-bus/{bus}"
     return {
         "Version": "2012-10-17",
         "Statement": [
             _root_statement(account_id),
             {
-                "Sid": "EventBridgeUsesKey",
+                # The bus itself (EventBridge guide, "Authorizing EventBridge to use a customer managed key"):
+                # EventBridge supplies the bus ARN and account for these calls.
+                "Sid": "EventBridgeEncryptsOrderBus",
                 "Effect": "Allow",
                 "Principal": {"Service": "events.amazonaws.com"},
                 "Action": ["kms:GenerateDataKey", "kms:Decrypt", "kms:DescribeKey"],
                 "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": f"arn:aws:events:{region}:{account_id}:*"},
-                },
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id, "aws:SourceArn": bus_arn}},
+            },
+            {
+                # Delivery to the CMK-encrypted queues goes through SQS's own KMS calls, which carry neither
+                # aws:SourceAccount nor aws:SourceArn: the statement of the SQS and EventBridge guides has no
+                # condition. Any condition here would make every delivery fail (events age out to the DLQ, which
+                # is encrypted with this key too).
+                "Sid": "EventBridgeDeliversToQueues",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": "*",
             },
         ],
     }
@@ -157,8 +192,10 @@ class Encryption(pulumi.ComponentResource):
         super().__init__("platform:encryption:Encryption", name, None, opts)
         s = args.settings
         policies: dict[str, Callable[[str], dict[str, Any]]] = {
-            "data": lambda acct: data_key_policy(acct, s.region),
-            "logs": lambda acct: logs_key_policy(acct, s.region, trail_name(s.name_prefix)),
+            "data": lambda acct: data_key_policy(acct, s.region, order_bus_name(s.name_prefix)),
+            "logs": lambda acct: logs_key_policy(
+                acct, s.region, trail_name(s.name_prefix), alert_topic_name(s.name_prefix)
+            ),
             "secrets": secrets_key_policy,
         }
         keys: dict[str, aws.kms.Key] = {}

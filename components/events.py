@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components._naming import physical_name
+from components._naming import order_bus_name
 from components.encryption import Encryption
 from components.settings import Settings
 
@@ -127,7 +127,7 @@ class OrderEvents(pulumi.ComponentResource):
 
         self.bus = aws.cloudwatch.EventBus(
             f"{name}-bus",
-            name=physical_name(s.name_prefix, "orders", 256),
+            name=order_bus_name(s.name_prefix),  # the data key policy names this bus's ARN
             description=f"{s.name_prefix} order events",
             kms_key_identifier=data_key.arn,
             dead_letter_config={"arn": self.dlq.arn},

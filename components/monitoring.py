@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -29,6 +30,16 @@ _KEY_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 THROTTLED_PATTERN = '{ ($.status = 429) || ($.status = "429") }'
 
 
+@dataclass(frozen=True)
+class EventRuleRef:
+    """An EventBridge rule whose deliveries must not fail silently."""
+
+    rule_name: pulumi.Input[str]
+    """The rule's name (``RuleName`` dimension)."""
+    bus_name: pulumi.Input[str] | None = None
+    """Its custom bus (``EventBusName`` dimension); None for the default bus, whose metrics carry only RuleName."""
+
+
 @dataclass
 class MonitoringArgs:
     settings: Settings
@@ -52,6 +63,10 @@ class MonitoringArgs:
     access_log_group_name: pulumi.Input[str] | None = None
     """API access log group (JSON with a ``status`` field). Needed for the throttled-requests (429) alarm: API
     Gateway REST APIs publish no 429 metric. None: no throttle alarm."""
+    event_rules: Mapping[str, EventRuleRef] = field(default_factory=dict)
+    """Rules that deliver to an encrypted topic or queue: key -> rule. A refused delivery (key or resource policy)
+    shows only in the rule's FailedInvocations metric, so each gets an alarm. The alert topic's finding rules are
+    added by ``Monitoring``."""
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to the alarms (the provider's default tags already apply)."""
 
@@ -60,9 +75,10 @@ def _validate(args: MonitoringArgs) -> None:
     problems: list[str] = []
     if not args.function_names:
         problems.append("function_names: at least one function must be monitored")
-    bad = [k for k in args.function_names if not _KEY_RE.match(k)]
-    if bad:
-        problems.append(f"function_names: keys must be short lowercase names used in resource names; bad: {bad}")
+    for label, keys in (("function_names", args.function_names), ("event_rules", args.event_rules)):
+        bad = [k for k in keys if not _KEY_RE.match(k)]
+        if bad:
+            problems.append(f"{label}: keys must be short lowercase names used in resource names; bad: {bad}")
     if problems:
         raise ValueError("MonitoringArgs: " + "; ".join(problems))
 
@@ -88,8 +104,9 @@ class ServiceAlarms(pulumi.ComponentResource):
 
     API 5XX and 4XX rates (metric math over Count) and p99 latency with the environment's thresholds, throttled
     requests (a metric filter on the access log, as a rate), WAF blocked-request spikes (anomaly band), Lambda
-    Errors and Throttles per function, any message in the DLQ, RDS CPU, free storage and connections; and a
-    dashboard for the API. ``treat_missing_data`` is chosen per alarm (see comments)."""
+    Errors and Throttles per function, any message in the DLQ, FailedInvocations of every rule that delivers to an
+    encrypted topic or queue, RDS CPU, free storage and connections; and a dashboard for the API.
+    ``treat_missing_data`` is chosen per alarm (see comments)."""
 
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
 
@@ -146,6 +163,7 @@ class ServiceAlarms(pulumi.ComponentResource):
                     evaluation_periods=1, comparison_operator="GreaterThanThreshold",
                     treat_missing_data="notBreaching")
 
+        self._delivery_alarms(args.event_rules)
         self._database_alarms(args)
         self._dashboard(args, api, waf)
         self.register_outputs({"alarmNames": [a.name for a in self.alarms.values()]})
@@ -188,6 +206,18 @@ class ServiceAlarms(pulumi.ComponentResource):
                     metric_queries=queries, threshold=s.alarm_4xx_rate_percent, evaluation_periods=3,
                     datapoints_to_alarm=2, treat_missing_data="notBreaching")
         self.throttle_filter = metric_filter
+
+    def _delivery_alarms(self, rules: Mapping[str, EventRuleRef]) -> None:
+        """FailedInvocations per rule: the only trace of a delivery EventBridge gave up on (KMS or resource policy
+        refusals included). EventBridge publishes it only when non-zero, so missing data is fine."""
+        for key, ref in rules.items():
+            dims: dict[str, pulumi.Input[str]] = {"RuleName": ref.rule_name}
+            if ref.bus_name is not None:
+                dims["EventBusName"] = ref.bus_name  # custom-bus rules publish with both dimensions
+            self._alarm(f"rule-{key}-failed-invocations", f"EventBridge rule {key}: deliveries failed permanently",
+                        namespace="AWS/Events", metric_name="FailedInvocations", dimensions=dims, statistic="Sum",
+                        period=PERIOD, threshold=1, evaluation_periods=1,
+                        comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching")
 
     def _database_alarms(self, args: MonitoringArgs) -> None:
         s = args.settings
@@ -271,7 +301,10 @@ class Monitoring(pulumi.ComponentResource):
 
         self.alert_topic = AlertTopic(f"{name}-alerts", AlertTopicArgs(s, logs_key_arn, args.account_id), child)
         topic_arn = self.alert_topic.topic.arn
-        self.alarms = ServiceAlarms(f"{name}-alarms", args, topic_arn, child)
+        findings = self.alert_topic.finding_rules
+        finding_rules = {f"{key}-findings": EventRuleRef(rule.name) for key, rule in findings.items()}
+        alarm_args = dataclasses.replace(args, event_rules={**args.event_rules, **finding_rules})
+        self.alarms = ServiceAlarms(f"{name}-alarms", alarm_args, topic_arn, child)
         self.baseline = (
             AccountBaseline(f"{name}-baseline", AccountBaselineArgs(s, logs_key_arn, args.account_id, topic_arn),
                             child)

@@ -10,7 +10,7 @@ import pulumi_aws as aws
 from components.api import Api, ApiArgs
 from components.backend import Backend, BackendArgs
 from components.encryption import Encryption, EncryptionArgs
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring import EventRuleRef, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.settings import Settings
 
@@ -70,6 +70,7 @@ class SecureApiPlatform(pulumi.ComponentResource):
                 dlq_name=self.backend.dlq.name,
                 db_instance_id=self.backend.db.identifier,
                 access_log_group_name=self.api.access_log_group.name,
+                event_rules={"orders": EventRuleRef(self.backend.events.rule.name, self.backend.event_bus.name)},
             ),
             child,
         )

@@ -8,6 +8,7 @@ from . import (
     apigateway,
     awslambda,
     baseline,
+    delivery,
     dynamodb,
     encryption,
     exposure,
@@ -48,6 +49,7 @@ POLICIES: tuple[PolicyDef, ...] = (
     baseline.baseline_cloudtrail,
     baseline.baseline_config_recorder,
     baseline.baseline_guardduty,
+    delivery.eventbridge_target_delivery,
     # Controls, enforced by severity (critical/high mandatory) unless the stack config says otherwise.
     exposure.resource_policy_not_public,
     exposure.lambda_not_public,

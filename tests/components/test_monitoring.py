@@ -377,7 +377,7 @@ def test_topic_is_encrypted_with_the_logs_cmk(graph: Graph) -> None:
     assert "alias/aws/" not in topic["kmsMasterKeyId"]
 
 
-def test_topic_policy_admits_only_this_accounts_alarms_and_rules_over_tls(graph: Graph) -> None:
+def test_topic_policy_admits_this_accounts_alarms_and_eventbridge_over_tls(graph: Graph) -> None:
     topic = alert_topic(graph)
     policy = graph.one(TOPIC_POLICY)
     assert topic.urn in policy.property_dependencies["arn"]
@@ -385,8 +385,11 @@ def test_topic_policy_admits_only_this_accounts_alarms_and_rules_over_tls(graph:
     for sid, service in (("CloudWatchAlarmsPublish", "cloudwatch"), ("EventBridgeRulesPublish", "events")):
         assert st[sid]["Principal"] == {"Service": f"{service}.amazonaws.com"}
         assert st[sid]["Action"] == "sns:Publish"
-        assert st[sid]["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT_ID}
-        assert f":{ACCOUNT_ID}:" in st[sid]["Condition"]["ArnLike"]["aws:SourceArn"]
+    alarms = st["CloudWatchAlarmsPublish"]["Condition"]
+    assert alarms["StringEquals"] == {"aws:SourceAccount": ACCOUNT_ID}
+    assert f":{ACCOUNT_ID}:alarm:" in alarms["ArnLike"]["aws:SourceArn"]
+    # The EventBridge guide: no Condition block in a topic policy statement for EventBridge.
+    assert "Condition" not in st["EventBridgeRulesPublish"]
     deny = st["DenyInsecureTransport"]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert [s for s in st.values() if s["Effect"] == "Allow" and s["Principal"] == "*"] == []
