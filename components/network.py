@@ -43,8 +43,9 @@ class Network(pulumi.ComponentResource):
 
     One NACL per tier (stateless: return ports 1024-65535 admitted explicitly, see EPHEMERAL_RANGES; SSH never
     admitted), the VPC's default security group and NACL adopted with no rules, least-privilege security groups per
-    role built from standalone rule resources, flow logs (ALL) to a KMS-encrypted log group, gateway endpoints (S3, DynamoDB) on
-    the private and isolated route tables and interface endpoints (private DNS) for the AWS APIs the functions call.
+    role built from standalone rule resources, flow logs (ALL) to a KMS-encrypted log group, gateway endpoints (S3,
+    DynamoDB) on the private and isolated route tables and interface endpoints (private DNS) for the AWS APIs the
+    functions call.
     """
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
