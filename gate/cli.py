@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from gate import report
+from gate import report, report_json, report_markdown, report_sarif, report_text
 from gate.analyzer import PolicyPackProcess
 from gate.engine_server import EngineServer
-from gate.errors import GateError
+from gate.errors import GateError, did_you_mean
 from gate.model import GateReport, PackMeta, StackReport
 from gate.pipeline import StackCheck
 from gate.policy_config import read_config_file
@@ -24,11 +24,37 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("text", "json", "sarif", "markdown")
 
 
+EPILOG = """\
+formats (--format):
+  text      for a terminal: the verdict, then blocking findings with their fix and rule, then
+            advisory ones (resource counts per stack with --verbose)
+  markdown  for a pull-request comment or $GITHUB_STEP_SUMMARY: findings per policy in collapsible
+            sections, file:line linked to the commit under review on GitHub Actions, and a diagram
+            of each stack's components with their findings
+  json      the engine's policyEvent per finding, plus the verdict, stacks and components
+  sarif     SARIF 2.1.0 for GitHub code scanning (github/codeql-action/upload-sarif)
+
+exit codes:
+  0  no mandatory policy is violated (advisory findings do not fail)
+  1  at least one mandatory violation (with --strict, also a policy undecided at preview)
+  2  the gate could not decide: the program raised, a policy pack failed, or a config is invalid
+
+examples:
+  make preview                                  every stack, text report (sets up .venv first)
+  .venv/bin/python -m gate --stack prod         one stack
+  .venv/bin/python -m gate --update             analyze as `pulumi up` would, with known ids/ARNs
+  .venv/bin/python -m gate --format markdown >> "$GITHUB_STEP_SUMMARY"
+  .venv/bin/python -m gate --format sarif --output gate.sarif
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gate",
         description="Offline policy gate: render the Pulumi program for each stack under mocks (a preview "
                     "of a new stack) and run the CrossGuard policy packs on it like the Pulumi engine.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--stack", action="append", default=[],
                         help="stack to check (repeatable); default: every Pulumi.<stack>.yaml in the program")
@@ -38,8 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy-pack-config", action="append", type=Path, default=[],
                         help="--policy-pack-config JSON for every stack: one file for all packs or one per pack "
                              "(default: <pack>/config/<stack>.json when it exists)")
-    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="report format: text (default), markdown, json or sarif (see below)")
     parser.add_argument("--output", type=Path, help="write the report here instead of stdout")
+    parser.add_argument("--verbose", action="store_true",
+                        help="text format: also each stack's resource counts by type, timings and warnings")
     parser.add_argument("--strict", action="store_true",
                         help="also fail when a policy could not run during preview (unknown values)")
     parser.add_argument("--update", action="store_true",
@@ -61,14 +90,22 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int
         print(f"gate: error: {exc}", file=sys.stderr)
         print("gate: FAILED to evaluate the policies (exit 2)", file=sys.stderr)
         return 2
-    text = report.render_report(gate_report, args.format)
+    text = render_report(gate_report, args.format, verbose=args.verbose)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    print(report.summary_line(gate_report), file=sys.stderr)
+    if args.output or args.format != "text":  # a text report on stdout starts with this very line
+        print(report.summary_line(gate_report), file=sys.stderr)
     return gate_report.exit_code
+
+
+def render_report(gate_report: GateReport, fmt: str, *, verbose: bool = False) -> str:
+    if fmt == "text":
+        return report_text.to_text(gate_report, verbose=verbose)
+    renderers = {"json": report_json.to_json, "sarif": report_sarif.to_sarif, "markdown": report_markdown.to_markdown}
+    return renderers[fmt](gate_report)
 
 
 def _log(message: str) -> None:
@@ -78,9 +115,15 @@ def _log(message: str) -> None:
 def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
     program = args.program.resolve()
     project = load_project(program)
-    stacks = args.stack or project.stack_names()
+    existing = project.stack_names()
+    stacks = args.stack or existing
     if not stacks:
         raise GateError(f"no Pulumi.<stack>.yaml in {program} and no --stack given")
+    for stack in stacks:
+        if stack not in existing:
+            have = ", ".join(existing) or "none"
+            raise GateError(f"no stack {stack!r}: there is no Pulumi.{stack}.yaml in {program} "
+                            f"(stacks: {have}){did_you_mean(stack, existing)}")
     configs = {stack: load_stack_config(project, stack) for stack in stacks}
     packs = [p.resolve() for p in (args.policy_pack or [REPO_ROOT / "policies"])]
     for pack in packs:

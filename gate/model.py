@@ -64,6 +64,16 @@ class Diagnostic:
         return self.category == VIOLATION and self.enforcement_level in ("mandatory", "remediate")
 
 
+@dataclass(frozen=True)
+class Component:
+    """One ComponentResource of the stack (or the stack itself), for the architecture diagram."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str = ""
+
+
 @dataclass
 class StackReport:
     stack: str
@@ -74,6 +84,9 @@ class StackReport:
     analyze_seconds: float
     diagnostics: list[Diagnostic]
     warnings: list[str] = field(default_factory=list)
+    policies_run: int = 0  # policies enabled (not `disabled`) across the stack's packs
+    components: list[Component] = field(default_factory=list)
+    owner: dict[str, str] = field(default_factory=dict)  # resource URN -> URN of its nearest component
 
 
 @dataclass

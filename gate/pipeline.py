@@ -28,7 +28,7 @@ from typing import Any
 from gate import report
 from gate.analyzer import PolicyPackProcess
 from gate.errors import GateError
-from gate.model import Diagnostic, PackMeta, StackReport
+from gate.model import Component, Diagnostic, PackMeta, StackReport
 from gate.policy_config import read_config_file, reconcile
 from gate.render import PROVIDER_PREFIX, SECRET_SIG, CapturedResource, RenderResult, iter_secret_strings
 
@@ -77,6 +77,7 @@ class StackCheck:
         self.packs = packs
         self.explicit = explicit
         self.metas: list[PackMeta] = []
+        self.policies_run = 0
         self._log = log
         self._queue: queue.SimpleQueue[CapturedResource | None] = queue.SimpleQueue()
         # Per pack, in resource order: (resource, Analyze future or None if sent at the end).
@@ -103,6 +104,7 @@ class StackCheck:
         self.metas = [proc.handshake() for proc in self.procs]
         for index, source, config in pack_configs(self.stack, self.metas, self.packs, self.explicit):
             self.procs[index].configure(config)
+            self.policies_run += sum(entry["enforcementLevel"] != "disabled" for entry in config.values())
             if source != "(none)":
                 self._log(f"[{self.stack}] {self.metas[index].name}@{self.metas[index].version}: config {source}")
 
@@ -172,4 +174,22 @@ class StackCheck:
             analyze_seconds=elapsed,
             diagnostics=[report.redact(d, secrets) for d in diagnostics],
             warnings=result.warnings,
+            policies_run=self.policies_run,
+            **component_tree(resources),
         )
+
+
+def component_tree(resources: list[CapturedResource]) -> dict[str, Any]:
+    """The stack's components (non-custom resources, the root stack included) and, for every
+    resource, the URN of the nearest component it sits in (itself when it is one)."""
+    by_urn = {r.urn: r for r in resources}
+    components = [Component(urn=r.urn, type=r.type, name=r.name, parent=r.parent)
+                  for r in resources if not r.custom]
+    owner: dict[str, str] = {}
+    for res in resources:
+        current: CapturedResource | None = res
+        while current is not None and current.custom:
+            current = by_urn.get(current.parent)
+        if current is not None:
+            owner[res.urn] = current.urn
+    return {"components": components, "owner": owner}

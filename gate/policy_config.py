@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from gate.errors import GateError
+from gate.errors import GateError, did_you_mean
 from gate.model import PackMeta
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
@@ -48,8 +48,11 @@ def reconcile(pack: PackMeta, user_config: dict[str, Any], source: str,
     names = {p.name for p in pack.policies}
     unknown = sorted(set(user_config) - names - known_elsewhere - {"all"})
     if unknown:
-        raise GateError(f"{source}: unknown polic{'y' if len(unknown) == 1 else 'ies'} "
-                        f"{', '.join(map(repr, unknown))}; pack {pack.name!r} has {', '.join(sorted(names))}")
+        # A pack has dozens of policies: suggest the close names rather than list them all.
+        details = "; ".join(f"{name!r}{did_you_mean(name, names | known_elsewhere) or ' matches none'}"
+                            for name in unknown)
+        raise GateError(f"{source}: unknown polic{'y' if len(unknown) == 1 else 'ies'} {details} "
+                        f"(pack {pack.name!r} has {len(names)} policies)")
     if "all" in user_config:
         level = _level(user_config["all"], source, "all")
         for entry in result.values():

@@ -1,4 +1,7 @@
-"""Gate reports: text (terminal), json (engine policyEvent shape), SARIF 2.1.0, markdown (PR comment).
+"""Gate reports: what every format shares (verdict, findings merged across stacks, rule links, redaction).
+
+Formats live beside this module: `report_text` (terminal), `report_markdown` (PR comment / job
+summary), `report_json` (engine policyEvent shape), `report_sarif` (SARIF 2.1.0 for code scanning).
 
 No format includes resource inputs; policy messages are passed through `redact` first, so a secret a
 policy echoes back (even the gate's placeholder) is never printed.
@@ -7,15 +10,20 @@ policy echoes back (even the gate's placeholder) is never printed.
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections import Counter, defaultdict
-from typing import Any
+import functools
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
-from gate.model import PREVIEW_UNKNOWN, Diagnostic, GateReport
+from gate.model import PREVIEW_UNKNOWN, Diagnostic, GateReport, PackMeta, PolicyMeta
 
 REDACTED = "[secret]"
 _MIN_SECRET_LEN = 4  # shorter strings ("0", "") would mangle every message
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+BLOCKING, ADVISORY, UNDECIDED, DISABLED = "blocking", "advisory", "undecided", "disabled"
+BUCKETS = (BLOCKING, ADVISORY, UNDECIDED, DISABLED)  # report order
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
 
 
 def redact(diagnostic: Diagnostic, secrets: set[str]) -> Diagnostic:
@@ -25,192 +33,176 @@ def redact(diagnostic: Diagnostic, secrets: set[str]) -> Diagnostic:
     return dataclasses.replace(diagnostic, message=message)
 
 
-def render_report(gate_report: GateReport, fmt: str) -> str:
-    renderers = {"text": to_text, "json": to_json, "sarif": to_sarif, "markdown": to_markdown}
-    return renderers[fmt](gate_report)
+def bucket(d: Diagnostic, strict: bool) -> str:
+    """Where a diagnostic goes in the report: what blocks the merge first."""
+    if d.category == PREVIEW_UNKNOWN:
+        return BLOCKING if strict else UNDECIDED
+    if d.is_mandatory_violation:
+        return BLOCKING
+    return DISABLED if d.enforcement_level == "disabled" else ADVISORY
 
 
-def _counts(gate_report: GateReport) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for d in gate_report.diagnostics:
-        counts[d.category if d.category == PREVIEW_UNKNOWN else d.enforcement_level] += 1
-    return counts
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    stacks: tuple[str, ...]
+    resources: int
+    policies_run: int
+    counts: dict[str, int]  # per bucket, after merging a finding present in several stacks
+    strict_undecided: int = 0  # with --strict: undecided-at-preview findings counted as blocking
+
+    def line(self) -> str:
+        """The one summary line: verdict, then the numbers that explain it."""
+        word = "passed" if self.passed else "FAILED"
+        stacks = ", ".join(self.stacks)
+        parts = [f"{self.counts[BLOCKING]} blocking", f"{self.counts[ADVISORY]} advisory"]
+        if self.counts[UNDECIDED]:
+            parts.append(f"{self.counts[UNDECIDED]} undecided at preview")
+        if self.strict_undecided:
+            parts[0] += f" ({self.strict_undecided} undecided at preview: --strict)"
+        return (f"gate: {word} - {', '.join(parts)} - {len(self.stacks)} stack{_s(self.stacks)} ({stacks}), "
+                f"{self.resources} resources, {self.policies_run} policies run")
+
+
+def verdict(gate_report: GateReport) -> Verdict:
+    merged = findings(gate_report)
+    counts = Counter(f.bucket for f in merged)
+    return Verdict(
+        passed=gate_report.exit_code == 0,
+        stacks=tuple(s.stack for s in gate_report.stacks),
+        resources=sum(s.resource_count for s in gate_report.stacks),
+        policies_run=max((s.policies_run for s in gate_report.stacks), default=0),
+        counts={b: counts[b] for b in BUCKETS},
+        strict_undecided=sum(f.bucket == BLOCKING and f.first.category == PREVIEW_UNKNOWN for f in merged),
+    )
 
 
 def summary_line(gate_report: GateReport) -> str:
-    counts = _counts(gate_report)
-    verdict = "FAILED" if gate_report.exit_code else "passed"
-    stacks = ", ".join(s.stack for s in gate_report.stacks)
-    return (f"gate: {verdict} - stacks {stacks}: {counts['mandatory'] + counts['remediate']} mandatory, "
-            f"{counts['advisory']} advisory, {counts[PREVIEW_UNKNOWN]} could not run during preview"
-            + (" (--strict: these fail)" if gate_report.strict and counts[PREVIEW_UNKNOWN] else ""))
+    return verdict(gate_report).line()
 
 
-def _where(d: Diagnostic) -> str:
-    return f"{d.file}:{d.line}" if d.file else "(stack)"
+def _s(items: Iterable[object] | int) -> str:
+    n = items if isinstance(items, int) else len(list(items))
+    return "" if n == 1 else "s"
 
 
-def _grouped(diagnostics: list[Diagnostic]) -> dict[tuple[str, str], list[Diagnostic]]:
-    groups: dict[tuple[str, str], list[Diagnostic]] = defaultdict(list)
-    for d in diagnostics:
-        groups[(d.policy_pack_name, d.policy_name)].append(d)
-    return dict(sorted(groups.items()))
+@dataclass(frozen=True)
+class Finding:
+    """One policy result, once however many stacks it appears in (same policy, same resource, same
+    declaration): `occurrences` holds each stack's diagnostic."""
+
+    bucket: str
+    occurrences: tuple[Diagnostic, ...]
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.occurrences[0]
+
+    @property
+    def stacks(self) -> tuple[str, ...]:
+        return tuple(d.stack for d in self.occurrences)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The policy's own words for this resource (the description line pulumi_policy puts first is
+        shown once per policy, not per finding); one entry per distinct text across the stacks."""
+        return tuple(dict.fromkeys(finding_text(d) for d in self.occurrences))
+
+    @property
+    def where(self) -> str:
+        d = self.first
+        return f"{d.file}:{d.line}" if d.file else ""
 
 
-def to_text(gate_report: GateReport) -> str:
-    lines: list[str] = []
-    for stack in gate_report.stacks:
-        lines.append(f"Stack {stack.stack} ({stack.project}): {stack.resource_count} resources "
-                     f"(rendered in {stack.render_seconds:.2f} s, analyzed in {stack.analyze_seconds:.2f} s)")
-        for type_, n in sorted(stack.resource_types.items()):
-            lines.append(f"    {n:4d}  {type_}")
-        violations = [d for d in stack.diagnostics if d.category != PREVIEW_UNKNOWN]
-        unknown = [d for d in stack.diagnostics if d.category == PREVIEW_UNKNOWN]
-        for (pack, policy), items in _grouped(violations).items():
-            lines.append(f"  [{items[0].enforcement_level}] {pack}/{policy} ({len(items)})")
-            for d in items:
-                lines.append(f"      {_where(d)}  {d.resource_type} {d.resource_name}".rstrip())
-                lines.extend(f"        {m}" for m in d.message.splitlines())
-        if unknown:
-            strict_note = " - FAILS with --strict" if gate_report.strict else ""
-            lines.append(f"  Could not run during preview (unknown values){strict_note}:")
-            for d in unknown:
-                lines.append(f"      {_where(d)}  {d.policy_name}: {d.resource_type} {d.resource_name}".rstrip())
-        if not stack.diagnostics:
-            lines.append("  no policy violations")
-        lines.append("")
-    counts = _counts(gate_report)
-    lines.append(f"Totals: mandatory {counts['mandatory'] + counts['remediate']}, advisory {counts['advisory']}, "
-                 f"disabled {counts['disabled']}, could not run during preview {counts[PREVIEW_UNKNOWN]}")
-    lines.append(summary_line(gate_report).removeprefix("gate: "))
-    return "\n".join(lines) + "\n"
+def stackless_urn(urn: str) -> str:
+    """`urn:pulumi:<stack>::<project>::<type>::<name>` without the stack, to match stacks up."""
+    head, sep, rest = urn.partition("::")
+    return rest if sep and head.startswith("urn:pulumi:") else urn
 
 
-def to_json(gate_report: GateReport) -> str:
-    """Each entry mirrors the engine's policyEvent (camelCase) plus the stack and declaring file:line."""
-    events = [
-        {
-            "stack": d.stack,
-            "policyPackName": d.policy_pack_name,
-            "policyPackVersion": d.policy_pack_version,
-            "policyName": d.policy_name,
-            "description": d.description,
-            "message": d.message,
-            "enforcementLevel": d.enforcement_level,
-            "severity": d.severity,
-            "category": d.category,
-            "resourceUrn": d.resource_urn,
-            "resourceType": d.resource_type,
-            "resourceName": d.resource_name,
-            "file": d.file,
-            "line": d.line,
-        }
-        for d in gate_report.diagnostics
-    ]
-    doc = {
-        "passed": gate_report.exit_code == 0,
-        "strict": gate_report.strict,
-        "stacks": [
-            {"stack": s.stack, "project": s.project, "resourceCount": s.resource_count,
-             "resourceTypes": s.resource_types, "renderSeconds": round(s.render_seconds, 3),
-             "analyzeSeconds": round(s.analyze_seconds, 3), "warnings": s.warnings}
-            for s in gate_report.stacks
-        ],
-        "policyPacks": [{"name": p.name, "version": p.version} for p in gate_report.packs],
-        "policyEvents": events,
-    }
-    return json.dumps(doc, indent=2) + "\n"
+def finding_text(d: Diagnostic) -> str:
+    if d.category == PREVIEW_UNKNOWN:  # "can't run policy 'x' from policy pack 'p@v1' during preview: <why>"
+        return d.message.partition(" during preview: ")[2] or d.message
+    message = d.message
+    if d.description and message.startswith(d.description):
+        message = message[len(d.description):].lstrip("\n")
+    return message.strip() or d.description
 
 
-_SARIF_LEVEL = {"mandatory": "error", "remediate": "error", "advisory": "warning", "disabled": "note"}
-_SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+def findings(gate_report: GateReport) -> list[Finding]:
+    """Every diagnostic, merged across stacks, blocking first, then by severity and policy."""
+    groups: dict[tuple[str, ...], list[Diagnostic]] = {}
+    for d in gate_report.diagnostics:
+        b = bucket(d, gate_report.strict)
+        # A stack-level finding (no resource) is the same finding when it says the same thing.
+        resource = stackless_urn(d.resource_urn) if d.resource_urn else finding_text(d)
+        key = (b, d.policy_pack_name, d.policy_name, resource, d.file, str(d.line))
+        groups.setdefault(key, []).append(d)
+    merged = [Finding(bucket=key[0], occurrences=tuple(items)) for key, items in groups.items()]
+    return sorted(merged, key=lambda f: (BUCKETS.index(f.bucket), SEVERITY_ORDER.get(f.first.severity, 4),
+                                         f.first.policy_pack_name, f.first.policy_name,
+                                         f.first.resource_type, f.first.resource_name, f.where))
 
 
-def to_sarif(gate_report: GateReport) -> str:
-    runs = []
-    for pack in gate_report.packs:
-        rules: list[dict[str, Any]] = []
-        index: dict[str, int] = {}
-        for policy in sorted(pack.policies, key=lambda p: p.name):
-            index[policy.name] = len(rules)
-            rule: dict[str, Any] = {
-                "id": policy.name,
-                "name": policy.name,
-                "shortDescription": {"text": policy.description or policy.name},
-                "fullDescription": {"text": policy.description or policy.name},
-                "defaultConfiguration": {"level": _SARIF_LEVEL.get(policy.enforcement_level, "warning")},
-                "properties": {"enforcementLevel": policy.enforcement_level,
-                               "tags": ["security", "pulumi-policy", *policy.tags]},
-            }
-            if policy.remediation_steps:
-                rule["help"] = {"text": policy.remediation_steps}
-            if policy.url:
-                rule["helpUri"] = policy.url
-            if policy.severity:
-                rule["properties"]["security-severity"] = _SECURITY_SEVERITY[policy.severity]
-            rules.append(rule)
-        results = []
-        for d in gate_report.diagnostics:
-            if d.policy_pack_name != pack.name:
-                continue
-            level = "note" if d.category == PREVIEW_UNKNOWN and not gate_report.strict else \
-                "error" if d.category == PREVIEW_UNKNOWN else _SARIF_LEVEL.get(d.enforcement_level, "warning")
-            result: dict[str, Any] = {
-                "ruleId": d.policy_name,
-                "level": level,
-                "message": {"text": f"[{d.stack}] {d.message}"},
-                "properties": {"stack": d.stack, "enforcementLevel": d.enforcement_level,
-                               "category": d.category, "resourceUrn": d.resource_urn,
-                               "resourceType": d.resource_type},
-                "partialFingerprints": {"gateResource/v1": f"{d.stack}|{d.policy_name}|{d.resource_urn}"},
-            }
-            if d.policy_name in index:
-                result["ruleIndex"] = index[d.policy_name]
-            if d.file:
-                result["locations"] = [{"physicalLocation": {
-                    "artifactLocation": {"uri": d.file, "uriBaseId": "%SRCROOT%"},
-                    "region": {"startLine": max(d.line, 1)},
-                }}]
-            results.append(result)
-        runs.append({
-            "tool": {"driver": {"name": f"pulumi-policy-gate/{pack.name}", "version": pack.version or "0.0.0",
-                                "informationUri": "https://www.pulumi.com/docs/using-pulumi/crossguard/",
-                                "rules": rules}},
-            "automationDetails": {"id": f"gate/{pack.name}/{'+'.join(s.stack for s in gate_report.stacks)}/"},
-            "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + gate_report.repo_root.rstrip("/") + "/"}},
-            "results": results,
-        })
-    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}, indent=2) + "\n"
+def by_policy(items: list[Finding]) -> list[tuple[tuple[str, str], list[Finding]]]:
+    """Findings grouped by (pack, policy), keeping the order of `findings`."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in items:
+        groups.setdefault((f.first.policy_pack_name, f.first.policy_name), []).append(f)
+    return list(groups.items())
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+def policy_meta(gate_report: GateReport, pack: str, policy: str) -> PolicyMeta | None:
+    meta = next((p for p in gate_report.packs if p.name == pack), None)
+    return meta.policy(policy) if meta is not None else None
 
 
-def to_markdown(gate_report: GateReport) -> str:
-    counts = _counts(gate_report)
-    icon = ":x:" if gate_report.exit_code else ":white_check_mark:"
-    lines = [
-        f"### {icon} Policy gate {'failed' if gate_report.exit_code else 'passed'}",
-        "",
-        "| Stack | Resources | Mandatory | Advisory | Can't run in preview |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for s in gate_report.stacks:
-        c = Counter(d.category if d.category == PREVIEW_UNKNOWN else d.enforcement_level for d in s.diagnostics)
-        lines.append(f"| `{s.stack}` | {s.resource_count} | {c['mandatory'] + c['remediate']} | {c['advisory']} "
-                     f"| {c[PREVIEW_UNKNOWN]} |")
-    diagnostics = [d for d in gate_report.diagnostics if d.enforcement_level != "disabled"]
-    if diagnostics:
-        lines += ["", "| Level | Stack | Policy | Resource | Declared at | Message |", "|---|---|---|---|---|---|"]
-        order = {"mandatory": 0, "remediate": 0, "advisory": 1}
-        for d in sorted(diagnostics, key=lambda d: (d.category == PREVIEW_UNKNOWN,
-                                                    order.get(d.enforcement_level, 2), d.policy_name)):
-            level = "can't run (preview)" if d.category == PREVIEW_UNKNOWN else d.enforcement_level
-            resource = f"`{d.resource_type}` {d.resource_name}".strip() if d.resource_type else "(stack)"
-            lines.append(f"| {level} | `{d.stack}` | `{d.policy_pack_name}/{d.policy_name}` | {resource} | "
-                         f"`{_where(d)}` | {_md_escape(d.message)} |")
-    lines += ["", f"Totals: {counts['mandatory'] + counts['remediate']} mandatory, {counts['advisory']} advisory, "
-                  f"{counts[PREVIEW_UNKNOWN]} could not run during preview"
-                  + (" (fail: --strict)" if gate_report.strict and counts[PREVIEW_UNKNOWN] else "") + "."]
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True)
+class RuleLink:
+    """Where a policy is documented: the pack's own URL for it, else its entry in a RULES.md that
+    ships with the pack (a path relative to the repo root plus the heading's anchor)."""
+
+    url: str = ""
+    path: str = ""
+    anchor: str = ""
+
+    def relative(self) -> str:
+        return self.url or (f"{self.path}#{self.anchor}" if self.path else "")
+
+
+def rule_link(gate_report: GateReport, pack: str, policy: str) -> RuleLink:
+    meta = policy_meta(gate_report, pack, policy)
+    if meta is not None and meta.url:
+        return RuleLink(url=meta.url)
+    pack_meta = next((p for p in gate_report.packs if p.name == pack), None)
+    if pack_meta is None:
+        return RuleLink()
+    rules = _rules_file(pack_meta, gate_report.repo_root)
+    if rules is None or policy not in rules[1]:
+        return RuleLink()
+    return RuleLink(path=rules[0], anchor=policy)
+
+
+def _rules_file(pack: PackMeta, repo_root: str) -> tuple[str, frozenset[str]] | None:
+    return _find_rules(pack.directory, repo_root)
+
+
+@functools.lru_cache(maxsize=16)
+def _find_rules(pack_dir: str, repo_root: str) -> tuple[str, frozenset[str]] | None:
+    """RULES.md in the pack directory or one of its parents up to the repo root, with the policy
+    names it has a `### <name>` entry for (so a link is only made to an entry that exists)."""
+    root = Path(repo_root).resolve()
+    directory = Path(pack_dir).resolve()
+    for candidate in (directory, *directory.parents):
+        path = candidate / "RULES.md"
+        if path.is_file():
+            headings = frozenset(line[4:].strip() for line in path.read_text(encoding="utf-8").splitlines()
+                                 if line.startswith("### "))
+            try:
+                relative = path.relative_to(root).as_posix()
+            except ValueError:
+                relative = path.as_posix()
+            return relative, headings
+        if candidate == root:
+            break
+    return None

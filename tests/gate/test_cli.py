@@ -1,5 +1,6 @@
 """`python -m gate` end to end: real pack processes over gRPC, exit codes, formats, secrets."""
 
+import html
 import json
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from gate.cli import main
 from gate.project import SECRET_PLACEHOLDER
 
+from .browser import markdown_to_html
 from .conftest import FIXTURES, REPO_ROOT, line_of
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "sarif-schema-2.1.0.json"  # OASIS SARIF 2.1.0
@@ -44,10 +46,11 @@ def test_planted_violation_fails_naming_the_policy_and_declaration(capsys, insec
     assert code == 1
     line = line_of(insecure_program / "__main__.py", "PLANTED")
     where = f"tests/gate/fixtures/programs/insecure/__main__.py:{line}"
-    assert "[mandatory] gate-fixture-pack/sqs-queue-encrypted" in out
-    assert f"{where}  aws:sqs/queue:Queue plain" in out
+    blocking = out.split("BLOCKING", 1)[1].split("ADVISORY", 1)[0]
+    assert "sqs-queue-encrypted · high" in blocking
+    assert f"- aws:sqs/queue:Queue plain  {where}" in blocking
     assert "rendered 8 resources" in err and "analyzed by 1 pack(s)" in err
-    assert "gate: FAILED" in err
+    assert out.startswith("gate: FAILED - 1 blocking")
     assert _children_running_packs() == []
 
 
@@ -93,11 +96,13 @@ def test_secrets_never_appear_in_any_format(capsys, insecure_program, basic_pack
                                                      "--format", fmt))
         assert code == 1
         outputs.append(out + err)
-    for text in outputs:
+    for fmt, text in zip(("text", "json", "sarif", "markdown"), outputs, strict=True):
         assert "FIXTURECIPHERTEXT" not in text
         assert SECRET_PLACEHOLDER not in text
-        # The ssm policy echoes the value it saw; the report shows that it was redacted.
-        assert "stores '[secret]' as plain text" in text
+        # The ssm policy echoes the value it saw; the report shows that it was redacted (Markdown as
+        # GitHub shows it: the brackets are escaped in the source).
+        shown = html.unescape(markdown_to_html(text)) if fmt == "markdown" else text
+        assert "stores '[secret]' as plain text" in shown
 
 
 def test_sarif_validates_and_locates_results(capsys, insecure_program, basic_pack, tmp_path):
