@@ -211,11 +211,11 @@ def mermaid_tree(stacks: list[StackReport], diagnostics: list[Diagnostic], stric
     first = stacks[0]
     tally: dict[str, dict[str, Counter[str]]] = {}  # component key -> stack -> bucket counts
     for stack in stacks:
-        key = _node_key(stack)
+        key_of = _node_key(stack)
         for d in diagnostics:
             if d.stack == stack.stack:
                 owner = stack.owner.get(d.resource_urn, "stack") if d.resource_urn else "stack"
-                tally.setdefault(key(owner), {}).setdefault(stack.stack, Counter())[bucket(d, strict)] += 1
+                tally.setdefault(key_of(owner), {}).setdefault(stack.stack, Counter())[bucket(d, strict)] += 1
     node_key = _node_key(first)
     components = sorted(first.components, key=lambda c: _path(c, first))
     ids = {node_key(c.urn): f"n{i}" for i, c in enumerate(components)}

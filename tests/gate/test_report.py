@@ -111,7 +111,8 @@ def test_text_verbose_adds_the_resource_counts_per_stack():
 
 def test_text_without_findings_says_so_once():
     out = report_text.to_text(_report([_stack("dev", [])]))
-    assert out == "gate: passed - 0 blocking, 0 advisory - 1 stack (dev), 10 resources, 3 policies run\n\nNo findings.\n"
+    assert out == ("gate: passed - 0 blocking, 0 advisory - 1 stack (dev), 10 resources, 3 policies run\n"
+                   "\nNo findings.\n")
 
 
 # --- markdown -------------------------------------------------------------------------------------------
