@@ -50,6 +50,17 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9]+")  # API Gateway model names are alphanu
 
 
 @dataclass(frozen=True)
+class Reply:
+    """One success response of a route, as the function sends it."""
+
+    status: int
+    model: str
+    """Body schema: a key of RESPONSE_MODELS."""
+    headers: tuple[str, ...] = ()
+    """Headers the function always sends with this status (keys of RESPONSE_HEADERS), beyond the security ones."""
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     """HTTP method, upper case (no ANY: every method is declared and validated explicitly)."""
@@ -71,6 +82,10 @@ class Route:
     """Query-string parameters the route accepts (documented; the function validates their values)."""
     description: str = ""
     """What the route does (shown as the method's operation name)."""
+    replies: tuple[Reply, ...] = ()
+    """What the function answers on success: status, body model (a key of RESPONSE_MODELS), headers."""
+    errors: tuple[int, ...] = ()
+    """Error statuses the function itself answers (body: the ``Error`` model); the gateway's are added."""
 
     @property
     def key(self) -> str:
@@ -134,21 +149,111 @@ MODELS: dict[str, dict[str, Any]] = {
     },
 }
 
+# ---- the rest of the contract: parameters and responses (documented in openapi.json) -------------------------
+# API Gateway only checks that a required parameter is present and not blank; the function checks its value
+# against these rules (functions/api/validation.py; tests/contract fuzzes both against the document).
+MAX_LIST_LIMIT = 100
+MAX_CURSOR_CHARS = 200
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "id": {
+        "description": "Order id, as returned when the order was created (canonical lower-case UUID).",
+        "schema": {"type": "string", "format": "uuid"},
+    },
+    "Idempotency-Key": {
+        "description": "A client-chosen key making a retry safe: the same key and body return the same order "
+                       "(200, Idempotent-Replayed: true); the same key with another body is refused (409).",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
+                   "pattern": "^[\\x21-\\x7e]+$"},
+    },
+    "limit": {
+        "description": f"Page size, 1 to {MAX_LIST_LIMIT} (default 20).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIST_LIMIT},
+    },
+    "cursor": {
+        "description": "Opaque cursor from a previous page's next_cursor.",
+        "schema": {"type": "string", "maxLength": MAX_CURSOR_CHARS},
+    },
+}
+
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "Location": {"description": "Path of the created order.", "schema": {"type": "string"}},
+    "Idempotent-Replayed": {
+        "description": "Present on a retry answered with the order an earlier request created.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+_REF = "#/components/schemas/"
+# What the functions answer (OpenAPI 3.1 / JSON Schema 2020-12 schemas; "$ref" names another entry). Objects are
+# closed so that a field the function starts leaking (customer ids, idempotency internals) breaks the contract.
+RESPONSE_MODELS: dict[str, dict[str, Any]] = {
+    "Health": {
+        "type": "object", "additionalProperties": False, "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+    },
+    "Order": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "sku", "quantity", "note", "created_at"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "sku": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SKU_PATTERN},
+            "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+            "note": {"type": ["string", "null"], "maxLength": MAX_NOTE_CHARS},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "OrderList": {
+        "type": "object", "additionalProperties": False, "required": ["orders", "next_cursor"],
+        "properties": {
+            "orders": {"type": "array", "maxItems": MAX_LIST_LIMIT, "items": {"$ref": _REF + "Order"}},
+            "next_cursor": {"type": ["string", "null"], "maxLength": MAX_CURSOR_CHARS,
+                            "description": "Pass as cursor to read the next page; null on the last page."},
+        },
+    },
+    "ReconcileResult": {
+        "type": "object", "additionalProperties": False, "required": ["selected", "published", "failed"],
+        "properties": {name: {"type": "integer", "minimum": 0} for name in ("selected", "published", "failed")},
+    },
+    # The one error shape, whoever answers: the functions (functions/api/http.py) and API Gateway's gateway
+    # responses (components/gateway_responses.py).
+    "Error": {
+        "type": "object", "additionalProperties": False, "required": ["error", "request_id"],
+        "properties": {
+            "error": {
+                "type": "object", "additionalProperties": False, "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "pattern": "^[a-z_]+$", "description": "Stable machine-readable code."},
+                    "message": {"type": "string", "description": "For humans; never an internal detail."},
+                    "field": {"type": "string", "description": "The body field, header or parameter at fault."},
+                },
+            },
+            "request_id": {"type": "string", "description": "Quote it to support: it names the request's log lines."},
+        },
+    },
+}
+
+_CREATED = (Reply(201, "Order", ("Location",)), Reply(200, "Order", ("Idempotent-Replayed",)))
+
 # The reference route set: every authentication mode, nested paths, a path parameter, bodies and headers.
 REFERENCE_ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", Auth.JWT, Backend.API, api_key_required=True,
-          description="Liveness check for monitoring clients"),
+          description="Liveness check for monitoring clients", replies=(Reply(200, "Health"),)),
     Route("GET", "/orders", Auth.JWT, Backend.API, scopes=("orders:read",), optional_query=("limit", "cursor"),
-          description="List the caller's orders"),
+          description="List the caller's orders", replies=(Reply(200, "OrderList"),), errors=(400,)),
     Route("POST", "/orders", Auth.JWT, Backend.API, scopes=("orders:write",), model="OrderCreate",
-          required_headers=("Idempotency-Key",), description="Create an order"),
+          required_headers=("Idempotency-Key",), description="Create an order", replies=_CREATED,
+          errors=(400, 409, 413, 415)),
     Route("GET", "/orders/{id}", Auth.JWT, Backend.API, scopes=("orders:read",),
-          description="Read one of the caller's orders"),
+          description="Read one of the caller's orders", replies=(Reply(200, "Order"),), errors=(400, 404)),
     Route("POST", "/partner/orders", Auth.JWT, Backend.API, scopes=("partner:orders:write",),
           api_key_required=True, model="OrderCreate", required_headers=("Idempotency-Key",),
-          description="Create an order for a partner (metered by its API key's usage plan)"),
+          description="Create an order for a partner (metered by its API key's usage plan)", replies=_CREATED,
+          errors=(400, 409, 413, 415)),
     Route("POST", "/internal/reconcile", Auth.IAM, Backend.RECONCILE, model="ReconcileRequest",
-          description="Republish unpublished orders (operators and schedulers, SigV4)"),
+          description="Republish unpublished orders (operators and schedulers, SigV4)",
+          replies=(Reply(200, "ReconcileResult"),), errors=(400,)),
 )
 
 
@@ -190,6 +295,18 @@ def validate_routes(routes: Sequence[Route], models: Mapping[str, Any] = MODELS)
                 problems.append(f"{where}: model {route.model!r} is not defined (known: {sorted(models)})")
             elif not _MODEL_NAME.fullmatch(route.model):
                 problems.append(f"{where}: model name {route.model!r} must be alphanumeric")
+        for reply in route.replies:
+            if reply.model not in RESPONSE_MODELS:
+                problems.append(f"{where}: reply model {reply.model!r} is not defined "
+                                f"(known: {sorted(RESPONSE_MODELS)})")
+            unknown_headers = sorted(set(reply.headers) - set(RESPONSE_HEADERS))
+            if unknown_headers:
+                problems.append(f"{where}: reply headers {unknown_headers} are not defined in RESPONSE_HEADERS")
+        statuses = [reply.status for reply in route.replies]
+        if len(set(statuses)) != len(statuses) or not all(200 <= status < 300 for status in statuses):
+            problems.append(f"{where}: replies must have distinct 2xx statuses, got {statuses}")
+        if not all(400 <= status < 600 for status in route.errors):
+            problems.append(f"{where}: errors must be 4xx or 5xx statuses, got {list(route.errors)}")
         bad_headers = [h for h in route.required_headers if not _HEADER.fullmatch(h)]
         bad_query = [q for q in route.optional_query if not _QUERY.fullmatch(q)]
         if bad_headers or bad_query:
