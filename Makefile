@@ -8,7 +8,7 @@ REQS := requirements.txt requirements-dev.txt requirements-audit.txt constraints
         functions/requirements.txt functions/authorizer/requirements.txt functions/api/requirements.txt \
         functions/worker/requirements.txt
 
-.PHONY: setup package test lint lint-workflows unit preview gate rules bench clean
+.PHONY: setup package test lint lint-workflows unit preview gate rules openapi bench clean
 
 ## setup: create .venv with every pinned runtime and test dependency (idempotent)
 setup: $(STAMP)
@@ -46,6 +46,10 @@ preview: setup
 ## rules: regenerate RULES.md from the policy pack's metadata
 rules: setup
 	$(PY) -m policies.rules_doc
+
+## openapi: regenerate openapi.json from the route table and the gateway responses
+openapi: setup
+	$(PY) -m components.openapi
 
 ## bench: performance figures (authorizer validations/s, gate overhead and scaling)
 bench: setup
