@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from components._iam import policy_document, service_trust_statement
 from components._naming import physical_name
+from components.api_docs import publish_documentation
 from components.gateway_responses import GATEWAY_ERRORS, access_log_format, response_parameters, response_template
 from components.lambda_function import FunctionArgs, VpcFunction
 from components.routes import (
@@ -36,6 +37,7 @@ BEARER_JWT = r"^Bearer [A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
 JWT_ALGORITHMS = "RS256,ES256"
 VALIDATOR = {"validate_request_body": True, "validate_request_parameters": True}
 REGIONAL = "REGIONAL"
+AUTHORIZER_NAME = "jwt"
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class Api(pulumi.ComponentResource):
         authorizer = aws.apigateway.Authorizer(
             f"{name}-jwt",
             rest_api=api_id,
-            name="jwt",
+            name=AUTHORIZER_NAME,
             type="TOKEN",
             authorizer_uri=authorizer_fn.invoke_arn,
             identity_source="method.request.header.Authorization",
@@ -322,6 +324,12 @@ class Api(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*methods, *integrations, *responses, policy]),
         )
 
+        # Published with the stage (API Gateway documentation parts); the full contract is openapi.json.
+        documentation = publish_documentation(
+            name, api_id, routes, AUTHORIZER_NAME,
+            pulumi.ResourceOptions(parent=self, depends_on=[*methods, authorizer, *models.values()]),
+        )
+
         account_deps = self._account_logging_role(name, s)
         self.access_log_group = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
@@ -345,6 +353,7 @@ class Api(pulumi.ComponentResource):
             stage_name=stage_name,
             description=f"{s.name_prefix} stage",
             xray_tracing_enabled=True,
+            documentation_version=documentation.version,
             access_log_settings={"destination_arn": self.access_log_group.arn, "format": access_log_format()},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.execution_log_group, *account_deps]),
         )
@@ -417,6 +426,7 @@ class Api(pulumi.ComponentResource):
             "access_log_group": self.access_log_group.name,
             "execution_log_group": self.execution_log_group.name,
             "usage_plan_ids": [plans[t].id for t in sorted(plans)],
+            "documentation_version": documentation.version,
         }
         self.register_outputs(self.outputs)
 

@@ -511,7 +511,7 @@ def test_preview_renders_with_unknown_ids() -> None:
 def test_outputs_match_the_stack_output_contract(rendered: Edge) -> None:
     out = rendered.outputs
     assert set(out) == {"url", "rest_api_id", "stage_name", "stage_arn", "web_acl_arn", "custom_domain",
-                        "access_log_group", "execution_log_group", "usage_plan_ids"}
+                        "access_log_group", "execution_log_group", "usage_plan_ids", "documentation_version"}
     assert out["stage_name"] == rendered.settings.environment
     assert out["stage_arn"] and out["web_acl_arn"] and out["rest_api_id"]
     assert out["execution_log_group"] == f"API-Gateway-Execution-Logs_{out['rest_api_id']}/{out['stage_name']}"
