@@ -16,6 +16,7 @@ from components._naming import physical_name
 from components.api_docs import publish_documentation
 from components.gateway_responses import GATEWAY_ERRORS, access_log_format, response_parameters, response_template
 from components.lambda_function import FunctionArgs, VpcFunction
+from components.ownership import baseline_options
 from components.routes import (
     MODELS,
     REFERENCE_ROUTES,
@@ -89,6 +90,9 @@ class ApiArgs:
     """The route table the API is built from (see components/routes.py)."""
     models: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: dict(MODELS))
     """Request models (JSON schema draft-04) by name, referenced by routes."""
+    baseline_claim: pulumi.Resource | None = None
+    """The account-baseline claim (components/ownership.py) when this stack owns the baseline: the account's
+    CloudWatch role setting is created after it."""
 
 
 class Api(pulumi.ComponentResource):
@@ -330,7 +334,7 @@ class Api(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[*methods, authorizer, *models.values()]),
         )
 
-        account_deps = self._account_logging_role(name, s)
+        account_deps = self._account_logging_role(name, s, args.baseline_claim)
         self.access_log_group = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
             name=f"/aws/apigateway/{physical_name(s.name_prefix, 'api-access', 400)}",
@@ -466,15 +470,15 @@ class Api(pulumi.ComponentResource):
 
         return document
 
-    def _account_logging_role(self, name: str, s: Settings) -> list[pulumi.Resource]:
+    def _account_logging_role(self, name: str, s: Settings, claim: pulumi.Resource | None) -> list[pulumi.Resource]:
         """The account's CloudWatch role for API Gateway, when this stack owns the account baseline.
 
-        Retained on delete (and protected in production): destroying ``apigateway.Account`` resets the
+        An account switch (protected and retained in every stack): destroying ``apigateway.Account`` resets the
         setting for the whole account and region, breaking execution logging of every other stack.
         """
         if not s.owns_account_baseline:
-            return []  # another stack (or the baseline project) owns it; stages only need it to exist
-        keep = pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=s.production)
+            return []  # the owner's claim guarantees the setting exists (components/ownership.py)
+        keep = baseline_options(self, claim)
         role = aws.iam.Role(
             f"{name}-cloudwatch-role",
             description="Lets API Gateway write execution and access logs (account-wide setting)",
@@ -493,7 +497,7 @@ class Api(pulumi.ComponentResource):
         account = aws.apigateway.Account(
             f"{name}-account",
             cloudwatch_role_arn=role.arn,
-            opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[attachment])),
+            opts=baseline_options(self, claim, [attachment]),
         )
         return [account]
 

@@ -12,6 +12,7 @@ from components.backend import Backend, BackendArgs
 from components.encryption import Encryption, EncryptionArgs
 from components.monitoring import EventRuleRef, Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
+from components.ownership import check_ownership, claim_parameter
 from components.settings import Settings
 
 
@@ -31,6 +32,13 @@ class SecureApiPlatform(pulumi.ComponentResource):
         super().__init__("platform:index:SecureApiPlatform", name, None, opts)
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
+        stack = pulumi.get_stack()
+        # Before any resource: a second owner of the account baseline, or a stack relying on a missing one, fails here
+        # with an explanation rather than half-way through `pulumi up`.
+        check_ownership(s, stack, pulumi.InvokeOptions(parent=self))
+        self.baseline_claim = (
+            claim_parameter(f"{name}-baseline-claim", s, stack, child) if s.owns_account_baseline else None
+        )
         self.account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
 
         self.encryption = Encryption(f"{name}-keys", EncryptionArgs(s, self.account_id), child)
@@ -52,6 +60,7 @@ class SecureApiPlatform(pulumi.ComponentResource):
                 lambda_env_key_arn=self.encryption.data_key.arn,
                 subnet_ids=[sn.id for sn in self.network.app_subnets],
                 security_group_ids=[self.network.app_security_group.id],
+                baseline_claim=self.baseline_claim,
             ),
             child,
         )
@@ -71,6 +80,7 @@ class SecureApiPlatform(pulumi.ComponentResource):
                 db_instance_id=self.backend.db.identifier,
                 access_log_group_name=self.api.access_log_group.name,
                 event_rules={"orders": EventRuleRef(self.backend.events.rule.name, self.backend.event_bus.name)},
+                baseline_claim=self.baseline_claim,
             ),
             child,
         )

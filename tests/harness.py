@@ -41,6 +41,7 @@ class Res:
     protect: bool
     provider: str
     custom: bool
+    retain_on_delete: bool = False
 
     def __getitem__(self, key: str) -> Any:
         return self.inputs[key]
@@ -87,9 +88,18 @@ def _arn(type_: str, name: str, region: str) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', maxsplit=1)[-1].lower()}/{name}"
 
 
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class InvokeFailure(Exception):
+    """Raised by a test's invoke answer: the data source failed (the engine returns it as an invoke failure, which
+    the SDK raises to the caller as a catchable exception, e.g. a lookup that found nothing)."""
+
+
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, region: str, preview: bool) -> None:
+    def __init__(self, region: str, preview: bool, invokes: Mapping[str, Invoke] | None = None) -> None:
         self.region, self.preview = region, preview
+        self.invokes = dict(invokes or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         if self.preview:
@@ -104,9 +114,14 @@ class _Mocks(pulumi.runtime.Mocks):
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return self._call(args), []
+        try:
+            return self._call(args), []
+        except InvokeFailure as failure:
+            return {}, [("", str(failure))]
 
     def _call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token in self.invokes:  # a test's explicit answer (InvokeFailure: the data source failed)
+            return self.invokes[args.token](dict(args.args or {}))
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:root", "userId": ACCOUNT_ID}
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -140,6 +155,7 @@ class _Monitor(pulumi_mocks.MockMonitor):
                     protect=bool(request.protect),
                     provider=request.provider,
                     custom=bool(request.custom),
+                    retain_on_delete=bool(request.retainOnDelete),
                 )
             )
         return response
@@ -162,8 +178,11 @@ def stacks() -> list[str]:
 
 
 def render(program: Callable[[], object], stack: str = "dev", *, preview: bool = False,
-           config: Mapping[str, Any] | None = None) -> Graph:
-    """Run ``program`` as stack ``stack`` of this project under mocks; return the resource graph."""
+           config: Mapping[str, Any] | None = None, invokes: Mapping[str, Invoke] | None = None) -> Graph:
+    """Run ``program`` as stack ``stack`` of this project under mocks; return the resource graph.
+
+    ``invokes`` answers data-source tokens explicitly (token -> function of the invoke's arguments).
+    """
     values = stack_config(stack, config)
     flat = {}
     for key, value in values.items():
@@ -171,7 +190,7 @@ def render(program: Callable[[], object], stack: str = "dev", *, preview: bool =
         flat[full] = value if isinstance(value, str) else json.dumps(value)
     region = str(values.get("aws:region", "eu-west-1"))
     graph = Graph()
-    mocks = _Mocks(region, preview)
+    mocks = _Mocks(region, preview, invokes)
     pulumi_settings.ROOT.set(None)
     pulumi.runtime.set_all_config(flat, ["secure-api-platform:oauthClientSecret"])
     pulumi.runtime.set_mocks(mocks, "secure-api-platform", stack, preview=preview,
