@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from components import cis_filters
 from components._iam import policy_document, service_trust_policy, service_trust_statement
 from components._naming import physical_name, trail_name
+from components.ownership import baseline_options
 from components.settings import Settings
 
 FSBP = "aws-foundational-security-best-practices/v/1.0.0"
@@ -195,6 +196,8 @@ class AccountBaselineArgs:
     """The account being baselined."""
     alert_topic_arn: pulumi.Input[str]
     """Where the CIS alarms notify."""
+    claim: pulumi.Resource | None = None
+    """This stack's baseline claim (components/ownership.py); every singleton is created after it."""
 
 
 class AccountBaseline(pulumi.ComponentResource):
@@ -211,9 +214,13 @@ class AccountBaseline(pulumi.ComponentResource):
       account-level S3 Block Public Access; EBS encryption by default.
     - CIS v3.0 section 4 metric filters on the trail's log group, each with an alarm to the alert topic.
 
-    In production every singleton is ``protect``ed and ``retain_on_delete``: destroying a detector deletes its
-    findings, disabling the recorder or hub loses history and fails FSBP, and a stack being torn down must not take
-    the account's audit trail with it. (Two stacks in one account must never both own these: see the module doc.)
+    Every resource here except the CIS filters and alarms is ``protect``ed and ``retain_on_delete`` in every stack
+    that owns the baseline, dev included: these are account-wide switches and what they need to keep working (the
+    trail's bucket, roles and log group, Config's role and delivery). Destroying a detector deletes its findings,
+    disabling the recorder or hub loses history and fails FSBP, and a dev stack being torn down must not take the
+    account's audit trail, threat detection or public-access block with it. ``pulumi destroy --exclude-protected``
+    removes the application and keeps the baseline managed; handing it to another stack is README, "Account
+    singletons". (Two stacks in one account never both own these: components/ownership.py checks at preview.)
     """
 
     trail: aws.cloudtrail.Trail
@@ -223,7 +230,7 @@ class AccountBaseline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AccountBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:monitoring:AccountBaseline", name, None, opts)
-        self._name, self._settings = name, args.settings
+        self._name, self._settings, self._claim = name, args.settings, args.claim
         s = args.settings
         account_id = pulumi.Output.from_input(args.account_id)
         self.trail_name = trail_name(s.name_prefix)
@@ -244,9 +251,8 @@ class AccountBaseline(pulumi.ComponentResource):
 
     # ---- options ---------------------------------------------------------------------------------------
     def _owned(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
-        """Options of an account singleton: kept (protected, retained) in production."""
-        prod = self._settings.production
-        return pulumi.ResourceOptions(parent=self, protect=prod, retain_on_delete=prod, depends_on=list(depends_on))
+        """Options of every baseline resource a switch needs to keep working (see the class doc)."""
+        return baseline_options(self, self._claim, depends_on)
 
     def _bucket_name(self, purpose: str, account_id: pulumi.Output[str]) -> pulumi.Output[str]:
         # Bucket names are global: the account and region make them unique, the prefix tells dev from prod.
@@ -263,11 +269,11 @@ class AccountBaseline(pulumi.ComponentResource):
         racing the public access block with "OperationAborted: conflicting conditional operation").
         """
         s, name = self._settings, self._name
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._owned()
         bucket = aws.s3.Bucket(
             f"{name}-{label}",
             bucket=bucket_name,
-            force_destroy=not s.production,  # dev stacks can be destroyed with their logs; prod keeps them
+            # No force_destroy: the account's audit trail outlives any stack (the bucket is retained anyway).
             opts=self._owned(),
         )
         pab = aws.s3.BucketPublicAccessBlock(
@@ -299,7 +305,7 @@ class AccountBaseline(pulumi.ComponentResource):
             bucket=bucket.id,
             rules=[lifecycle_rule(s.log_retention_days)],
             # S3 rejects lifecycle rules on versions until versioning is configured.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=self._owned(depends_on=[versioning]),
         )
         return bucket, [pab, ownership]
 
@@ -307,7 +313,7 @@ class AccountBaseline(pulumi.ComponentResource):
     def _trail(self, args: AccountBaselineArgs, account_id: pulumi.Output[str],
                trail_arn: pulumi.Output[str]) -> None:
         s, name = self._settings, self._name
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._owned()
 
         # Server access logs cannot be delivered to a bucket whose default encryption is SSE-KMS, so the access-log
         # bucket uses SSE-S3 (AES256); it holds request metadata only, never the trail's log files.
@@ -330,14 +336,14 @@ class AccountBaseline(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.access_log_bucket.arn, account_id, self.trail_bucket.arn).apply(
                 lambda v: json.dumps(access_log_bucket_policy(v[0], v[1], v[2]))
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=access_deps),
+            opts=self._owned(depends_on=access_deps),
         )
         aws.s3.BucketLogging(
             f"{name}-trail-bucket-logging",
             bucket=self.trail_bucket.id,
             target_bucket=self.access_log_bucket.id,
             target_prefix="trail-bucket/",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[access_policy]),
+            opts=self._owned(depends_on=[access_policy]),
         )
         self.trail_bucket_policy = aws.s3.BucketPolicy(
             f"{name}-trail-bucket-policy",
@@ -345,7 +351,7 @@ class AccountBaseline(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.trail_bucket.arn, account_id, trail_arn).apply(
                 lambda v: json.dumps(trail_bucket_policy(v[0], v[1], v[2]))
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=trail_deps),
+            opts=self._owned(depends_on=trail_deps),
         )
 
         # CloudTrail -> CloudWatch Logs, for the CIS metric filters (CloudTrail.5).
@@ -392,7 +398,7 @@ class AccountBaseline(pulumi.ComponentResource):
     # ---- AWS Config ------------------------------------------------------------------------------------
     def _config(self, args: AccountBaselineArgs, account_id: pulumi.Output[str]) -> None:
         s, name = self._settings, self._name
-        child = pulumi.ResourceOptions(parent=self)
+        child = self._owned()
         role = aws.iam.Role(
             f"{name}-config-role",
             description=f"AWS Config recorder of {s.name_prefix}",
@@ -459,7 +465,7 @@ class AccountBaseline(pulumi.ComponentResource):
                 input_parameters=json.dumps(CONFIG_RULE_PARAMETERS[identifier])
                 if identifier in CONFIG_RULE_PARAMETERS else None,
                 # Rules evaluate nothing until the recorder runs; PutConfigRule fails without a recorder.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.recorder_status]),
+                opts=self._owned(depends_on=[self.recorder_status]),
             )
             for identifier, description in CONFIG_RULES.items()
         ]

@@ -182,7 +182,8 @@ class EncryptionArgs:
 class Encryption(pulumi.ComponentResource):
     """Creates one customer managed key per purpose (data, logs, secrets), each with rotation on, the
     environment's deletion window, an alias, and an inline key policy (set at creation so that log groups and
-    the trail never see a key that does not yet trust them). Production keys are ``protect``ed."""
+    the trail never see a key that does not yet trust them). Production keys are ``protect``ed; the logs key of a
+    stack that owns the account baseline is protected and retained like the baseline."""
 
     data_key: aws.kms.Key
     logs_key: aws.kms.Key
@@ -207,7 +208,7 @@ class Encryption(pulumi.ComponentResource):
                 rotation_period_in_days=365,
                 deletion_window_in_days=s.kms_deletion_window_days,
                 policy=pulumi.Output.from_input(args.account_id).apply(_render(policies[purpose])),
-                opts=pulumi.ResourceOptions(parent=self, protect=s.production),
+                opts=self._keep(s, purpose),
             )
             aws.kms.Alias(
                 f"{name}-{purpose}-alias",
@@ -218,3 +219,9 @@ class Encryption(pulumi.ComponentResource):
             keys[purpose] = key
         self.data_key, self.logs_key, self.secrets_key = keys["data"], keys["logs"], keys["secrets"]
         self.register_outputs({p: k.arn for p, k in keys.items()})
+
+    def _keep(self, s: Settings, purpose: str) -> pulumi.ResourceOptions:
+        """Production keys are protected. The logs key of a stack that owns the account baseline encrypts the trail,
+        its bucket and Config's deliveries, so it is kept like the baseline itself (components/ownership.py)."""
+        baseline = purpose == "logs" and s.owns_account_baseline
+        return pulumi.ResourceOptions(parent=self, protect=s.production or baseline, retain_on_delete=baseline)

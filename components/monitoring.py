@@ -67,6 +67,8 @@ class MonitoringArgs:
     """Rules that deliver to an encrypted topic or queue: key -> rule. A refused delivery (key or resource policy)
     shows only in the rule's FailedInvocations metric, so each gets an alarm. The alert topic's finding rules are
     added by ``Monitoring``."""
+    baseline_claim: pulumi.Resource | None = None
+    """This stack's account-baseline claim (components/ownership.py) when it owns the baseline."""
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags added to the alarms (the provider's default tags already apply)."""
 
@@ -306,7 +308,8 @@ class Monitoring(pulumi.ComponentResource):
         alarm_args = dataclasses.replace(args, event_rules={**args.event_rules, **finding_rules})
         self.alarms = ServiceAlarms(f"{name}-alarms", alarm_args, topic_arn, child)
         self.baseline = (
-            AccountBaseline(f"{name}-baseline", AccountBaselineArgs(s, logs_key_arn, args.account_id, topic_arn),
+            AccountBaseline(f"{name}-baseline",
+                            AccountBaselineArgs(s, logs_key_arn, args.account_id, topic_arn, args.baseline_claim),
                             child)
             if s.owns_account_baseline else None
         )

@@ -13,6 +13,7 @@ from . import (
     encryption,
     exposure,
     iam,
+    lifecycle,
     logs,
     messaging,
     network,
@@ -50,6 +51,7 @@ POLICIES: tuple[PolicyDef, ...] = (
     baseline.baseline_config_recorder,
     baseline.baseline_guardduty,
     delivery.eventbridge_target_delivery,
+    lifecycle.account_switch_protected,
     # Controls, enforced by severity (critical/high mandatory) unless the stack config says otherwise.
     exposure.resource_policy_not_public,
     exposure.lambda_not_public,

@@ -441,7 +441,7 @@ def test_account_logging_role_is_owned_retained_and_waited_for(rendered: Edge) -
     assert trust == {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
                      "Action": "sts:AssumeRole"}
     assert account.urn in rendered.retained and role.urn in rendered.retained
-    assert account.protect is rendered.settings.production
+    assert account.protect and role.protect  # an account switch: protected in every stack
     assert g.depends_on(g.one(T_STAGE), account)
     assert g.depends_on(g.one(T_SETTINGS), account)
 

@@ -124,6 +124,10 @@ def test_three_purpose_keys_rotate_with_the_environments_window(graph: Graph, st
 def test_each_key_has_an_alias_and_production_keys_are_protected(graph: Graph, stack: str) -> None:
     production = stack_config(stack)["production"]
     aliases = graph.of_type("aws:kms/alias:Alias")
+    owns_baseline = stack_config(stack)["ownsAccountBaseline"]
     for key in [k for k in _keys(graph) if "-keys-" in k.name]:
         assert any(graph.depends_on(a, key) for a in aliases), key.name
-        assert key.protect is production
+        # The logs key of the baseline owner encrypts the account's trail: kept like the baseline.
+        kept = key.name.endswith("-logs") and owns_baseline
+        assert key.protect is (production or kept)
+        assert key.retain_on_delete is kept

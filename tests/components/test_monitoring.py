@@ -257,9 +257,9 @@ def test_trail_bucket_policy_admits_only_this_trail_and_this_accounts_config(gra
     assert all(s["Principal"] != "*" and "Service" in s["Principal"] for s in allowed)
 
 
-def test_buckets_can_be_force_destroyed_only_outside_production(graph: Graph, stack: str) -> None:
-    production = settings_from_mapping(stack, stack_config(stack)).production
-    assert {b["forceDestroy"] for b in graph.of_type(BUCKET)} == {not production}
+def test_the_account_audit_trail_is_never_force_destroyed(graph: Graph) -> None:
+    # The trail and access-log buckets outlive every stack (retained), dev included.
+    assert {b.get("forceDestroy", False) for b in graph.of_type(BUCKET)} == {False}
 
 
 # ---- AWS Config --------------------------------------------------------------------------------------------
@@ -580,22 +580,13 @@ def _kept(r: Rendered) -> Iterator[Res]:
     return (res for t in KEPT for res in r.graph.of_type(t))
 
 
-def test_production_protects_and_retains_owned_singletons(stack: str) -> None:
+def test_owned_singletons_are_protected_and_retained_in_every_stack(stack: str) -> None:
     r = rendered(stack)
-    production = settings_from_mapping(stack, stack_config(stack)).production
     kept = list(_kept(r))
     assert kept
     for res in kept:
-        assert res.protect is production, res.name
-        assert r.retained[res.urn] is production, res.name
-
-
-def test_production_stack_really_is_protected() -> None:
-    assert "prod" in stacks()
-    r = rendered("prod")
-    assert all(res.protect and r.retained[res.urn] for res in _kept(r))
-    dev = rendered("dev")
-    assert not any(res.protect or dev.retained[res.urn] for res in _kept(dev))
+        assert res.protect, res.name
+        assert r.retained[res.urn], res.name
 
 
 def test_outputs_feed_the_stack_output_contract(stack: str) -> None:
