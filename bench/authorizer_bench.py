@@ -93,7 +93,7 @@ def main() -> int:
             {**ECAlgorithm.to_jwk(ec_key.public_key(), as_dict=True), "kid": "ec", "use": "sig", "alg": "ES256"},
         ]
     }
-    cache = JwksCache(lambda: jwks, algorithms=("RS256", "ES256"), cache_seconds=3600, min_refresh_seconds=60)
+    cache = JwksCache(lambda seconds: jwks, algorithms=("RS256", "ES256"), cache_seconds=3600, min_refresh_seconds=60)
     verifier = TokenVerifier(issuer=ISSUER, audience=AUDIENCE, algorithms=("RS256", "ES256"), jwks=cache)
     now = int(time.time())
     claims = {

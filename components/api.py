@@ -196,7 +196,7 @@ class Api(pulumi.ComponentResource):
                     "JWKS_MIN_REFRESH_SECONDS": "60",
                 },
                 statements=[],  # it calls no AWS API: only the issuer's JWKS URL over https
-                timeout=5,  # JWKS fetches time out after 3 s; API Gateway waits at most 10 s for authorizers
+                timeout=5,  # a JWKS fetch gets <= 3 s and half the time left; API Gateway waits <= 10 s
             ),
             opts=child,
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from functions.authorizer.routes import Route, build_policy, parse_method_arn
@@ -20,7 +20,11 @@ logger = logging.getLogger(__name__)
 UNAUTHORIZED = "Unauthorized"
 
 
-def authorize(event: Any, verifier: TokenVerifier, routes: Sequence[Route]) -> dict[str, Any]:
+def authorize(
+    event: Any, verifier: TokenVerifier, routes: Sequence[Route], remaining_ms: Callable[[], int] | None = None
+) -> dict[str, Any]:
+    """``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``: a JWKS fetch, if
+    one is due, must end well inside the invocation (see jwks.fetch_budget)."""
     try:
         if not isinstance(event, dict):
             raise TokenRejected("malformed_event")
@@ -30,7 +34,7 @@ def authorize(event: Any, verifier: TokenVerifier, routes: Sequence[Route]) -> d
             stage = parse_method_arn(method_arn if isinstance(method_arn, str) else "")
         except ValueError:
             raise TokenRejected("malformed_method_arn") from None
-        verified = verifier.verify(token)
+        verified = verifier.verify(token, remaining_ms)
     except TokenRejected as rejected:
         _deny(rejected.reason, kid=rejected.kid, iss=rejected.iss)
     except Exception as error:

@@ -6,6 +6,7 @@ misconfigured function fails at initialisation instead of denying (or allowing) 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -18,6 +19,10 @@ SUPPORTED_ALGORITHMS = ("RS256", "ES256")
 DEFAULT_ALGORITHMS = "RS256,ES256"
 DEFAULT_JWKS_CACHE_SECONDS = 3600
 DEFAULT_JWKS_MIN_REFRESH_SECONDS = 60
+# The longest one JWKS fetch may take (DNS, connect, TLS, headers and body together); each fetch also
+# gets at most a share of the invocation's remaining time (jwks.fetch_budget), so a 5 s function never
+# spends more than 2.5 s waiting for the IdP.
+DEFAULT_JWKS_FETCH_TIMEOUT_SECONDS = 3.0
 
 
 class ConfigError(ValueError):
@@ -40,6 +45,8 @@ class Settings:
     """JWKS_CACHE_SECONDS: how long fetched keys are used before a refresh."""
     jwks_min_refresh_seconds: int
     """JWKS_MIN_REFRESH_SECONDS: minimum interval between two JWKS fetches."""
+    jwks_fetch_timeout_seconds: float = DEFAULT_JWKS_FETCH_TIMEOUT_SECONDS
+    """JWKS_FETCH_TIMEOUT_SECONDS: deadline of one whole JWKS fetch (also capped by the invocation's time)."""
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -62,6 +69,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         routes=routes,
         jwks_cache_seconds=cache_seconds,
         jwks_min_refresh_seconds=min_refresh,
+        jwks_fetch_timeout_seconds=_positive_seconds(env, "JWKS_FETCH_TIMEOUT_SECONDS",
+                                                     DEFAULT_JWKS_FETCH_TIMEOUT_SECONDS),
     )
 
 
@@ -101,4 +110,17 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number of seconds, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _positive_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value

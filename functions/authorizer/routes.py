@@ -23,7 +23,9 @@ HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTI
 # literally: in a policy it is a wildcard, so a typo could silently widen a grant.
 _LITERAL_SEGMENT = re.compile(r"[A-Za-z0-9._~:@!$&'()+,;=-]+")
 _PARAM_SEGMENT = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\+?\}")
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 scope-token characters
+# RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ); tokens.py applies it to token claims too.
+SCOPE_TOKEN_PATTERN = r"[\x21\x23-\x5b\x5d-\x7e]+"  # noqa: S105 - a regex, not a password
+_SCOPE = re.compile(SCOPE_TOKEN_PATTERN)
 
 # methodArn parts that end up inside the policy; API Gateway produces these, the check only makes
 # sure a malformed event cannot inject wildcards into the policy.

@@ -6,9 +6,11 @@ fixtures (not imported) so the test modules need no import path of their own.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import socket
 import ssl
 import threading
 import time
@@ -142,6 +144,10 @@ class JwksServer:
 
     document: dict[str, Any]
     status: int = 200
+    raw_body: bytes | None = None
+    """Served instead of the JSON of ``document`` when set (bodies that are not valid JWKS JSON)."""
+    declared_length: int | None = None
+    """Content-Length to announce instead of the body's (a body cut short by the server)."""
     requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _httpd: ThreadingHTTPServer | None = None
@@ -160,10 +166,10 @@ class JwksServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests += 1
-                body = json.dumps(server.document).encode()
+                body = server.raw_body if server.raw_body is not None else json.dumps(server.document).encode()
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(server.declared_length or len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -222,6 +228,158 @@ def jwks_server(
 def impostor_context() -> ssl.SSLContext:
     """A server certificate for 127.0.0.1 from a CA the client does not trust."""
     return server_context(trustme.CA())
+
+
+# The JWKS_FETCH_TIMEOUT_SECONDS setting scaled for tests: small, so that the deadline tests are quick,
+# while the slow servers below need minutes to finish any phase they stall in.
+TEST_FETCH_SECONDS = 0.5
+DRIP_INTERVAL = 0.01
+"""Seconds between two bytes a dripping server writes to the wire."""
+DRIP_GIVE_UP = 60.0
+"""A dripping server closes the connection after this long, so a broken deadline fails its test
+(with a reason other than the deadline's) instead of hanging the run."""
+STALLS = ("handshake-hang", "handshake-drip", "headers-drip", "body-drip")
+
+
+class _Stopped(Exception):
+    """The server was stopped or gave up; not the client's doing."""
+
+
+class SlowServer:
+    """A TLS server on 127.0.0.1 (certificate from the test CA) that stalls in one phase, ``stall``:
+
+    - "handshake-hang": accepts the TCP connection and never answers the ClientHello;
+    - "handshake-drip": writes its handshake messages to the wire one byte per DRIP_INTERVAL;
+    - "headers-drip": completes the handshake, then sends the response one byte at a time;
+    - "body-drip": sends the status line and headers at once, then the body one byte at a time.
+
+    "One byte at a time" after the handshake means one plaintext byte per TLS record, one record per
+    DRIP_INTERVAL: the client decrypts and receives every byte promptly, so a per-operation socket
+    timeout never fires - only a deadline for the whole exchange ends the fetch. The response is a
+    valid JWKS padded with 2 KiB of headers and 64 KiB of body, so any dripped phase would take
+    minutes. TLS runs over memory BIOs, which lets the server decide when each byte reaches the
+    socket. ``phase`` is the phase the server is in; ``client_gone`` is set when the client hangs up.
+    """
+
+    def __init__(self, stall: str, context: ssl.SSLContext, document: dict[str, Any]) -> None:
+        assert stall in STALLS, stall
+        self.stall = stall
+        self.phase = "tcp"
+        self.client_gone = threading.Event()
+        self._stop = threading.Event()
+        self._context = context
+        padding = " " * (64 * 1024)
+        self._body = (json.dumps(document) + padding).encode()
+        self._head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + "".join(f"X-Padding-{n}: {'p' * 100}\r\n" for n in range(20))
+            + f"Content-Length: {len(self._body)}\r\n\r\n"
+        ).encode()
+        self._give_up_at = time.monotonic() + DRIP_GIVE_UP
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"https://127.0.0.1:{self._listener.getsockname()[1]}/.well-known/jwks.json"
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._connections.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            self.phase = "handshake"
+            if self.stall == "handshake-hang":
+                while conn.recv(4096):
+                    pass  # reads the ClientHello and whatever follows, answers nothing
+                raise ConnectionAbortedError("the client closed the connection")
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = self._context.wrap_bio(incoming, outgoing, server_side=True)
+            self._complete(tls.do_handshake, conn, incoming, outgoing, drip=self.stall == "handshake-drip")
+            self.phase = "request"
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += self._complete(lambda: tls.read(65536), conn, incoming, outgoing, drip=False)
+            self.phase = "headers"
+            self._respond(conn, tls, outgoing, self._head, drip=self.stall == "headers-drip")
+            self.phase = "body"
+            self._respond(conn, tls, outgoing, self._body, drip=self.stall in ("headers-drip", "body-drip"))
+            self.phase = "complete"
+        except (OSError, ssl.SSLError):
+            self.client_gone.set()
+        except _Stopped:
+            pass
+        finally:
+            conn.close()
+
+    def _pause(self) -> None:
+        if self._stop.wait(DRIP_INTERVAL) or time.monotonic() > self._give_up_at:
+            raise _Stopped
+
+    def _complete(self, operation: Callable[[], Any], conn: socket.socket, incoming: ssl.MemoryBIO,
+                  outgoing: ssl.MemoryBIO, *, drip: bool) -> Any:
+        """Runs a TLS operation to completion, feeding it what the client sends."""
+        while True:
+            try:
+                result = operation()
+            except ssl.SSLWantReadError:
+                self._send_wire(conn, outgoing.read(), drip=drip)
+                data = conn.recv(65536)
+                if not data:
+                    raise ConnectionAbortedError("the client closed the connection") from None
+                incoming.write(data)
+                continue
+            self._send_wire(conn, outgoing.read(), drip=drip)
+            return result
+
+    def _send_wire(self, conn: socket.socket, data: bytes, *, drip: bool) -> None:
+        if not drip:
+            conn.sendall(data)
+            return
+        for index in range(len(data)):
+            self._pause()
+            conn.sendall(data[index : index + 1])
+
+    def _respond(self, conn: socket.socket, tls: ssl.SSLObject, outgoing: ssl.MemoryBIO, data: bytes, *,
+                 drip: bool) -> None:
+        if not drip:
+            tls.write(data)
+            conn.sendall(outgoing.read())
+            return
+        for index in range(len(data)):
+            self._pause()
+            tls.write(data[index : index + 1])  # one record per byte: the client can read each at once
+            conn.sendall(outgoing.read())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        for conn in self._connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture(scope="session")
+def test_fetch_seconds() -> float:
+    return TEST_FETCH_SECONDS
+
+
+@pytest.fixture
+def slow_server(ca: trustme.CA, rsa_key: SigningKey) -> Iterator[Callable[[str], SlowServer]]:
+    """slow_server(stall) -> a SlowServer serving the RSA key's JWKS; stopped after the test."""
+    started: list[SlowServer] = []
+
+    def start(stall: str) -> SlowServer:
+        started.append(SlowServer(stall, server_context(ca), {"keys": [rsa_key.public_jwk]}))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 class FakeClock:

@@ -142,7 +142,7 @@ def test_unexpected_internal_error_is_401_and_logged_by_type_only(
         def __init__(self) -> None:
             pass
 
-        def verify(self, token: str) -> Any:
+        def verify(self, token: str, remaining_ms: Any = None) -> Any:
             raise RuntimeError(f"bug while handling {token}")
 
     token = tokens.mint(rsa_key)
