@@ -210,12 +210,15 @@ def test_settings_defaults() -> None:
     settings = load_settings(VALID_ENV)
     assert settings.algorithms == ("RS256", "ES256")
     assert (settings.jwks_cache_seconds, settings.jwks_min_refresh_seconds) == (3600, 60)
+    assert settings.jwks_fetch_timeout_seconds == 3.0
     assert settings.routes == (Route("GET", "/orders", frozenset({"orders:read"})),)
 
 
 def test_settings_overrides() -> None:
-    env = {**VALID_ENV, "JWT_ALGORITHMS": " ES256 ", "JWKS_CACHE_SECONDS": "600", "JWKS_MIN_REFRESH_SECONDS": "30"}
+    env = {**VALID_ENV, "JWT_ALGORITHMS": " ES256 ", "JWKS_CACHE_SECONDS": "600", "JWKS_MIN_REFRESH_SECONDS": "30",
+           "JWKS_FETCH_TIMEOUT_SECONDS": "1.5"}
     settings = load_settings(env)
+    assert settings.jwks_fetch_timeout_seconds == 1.5
     assert (settings.algorithms, settings.jwks_cache_seconds, settings.jwks_min_refresh_seconds) == (
         ("ES256",),
         600,
@@ -242,6 +245,11 @@ def test_missing_required_variable_is_named(name: str) -> None:
         ("JWKS_CACHE_SECONDS", "0"),
         ("JWKS_MIN_REFRESH_SECONDS", "-5"),
         ("JWKS_MIN_REFRESH_SECONDS", "7200"),
+        ("JWKS_FETCH_TIMEOUT_SECONDS", "0"),
+        ("JWKS_FETCH_TIMEOUT_SECONDS", "-1"),
+        ("JWKS_FETCH_TIMEOUT_SECONDS", "soon"),
+        ("JWKS_FETCH_TIMEOUT_SECONDS", "nan"),
+        ("JWKS_FETCH_TIMEOUT_SECONDS", "inf"),
         ("ROUTE_SCOPES", '{"GET /orders": "orders:read"}'),
     ],
 )
