@@ -31,7 +31,10 @@ def _load_package() -> None:
 
 _load_package()
 
-from policies.registry import PACK_NAME, build_policies  # noqa: E402 - needs the package registered first
+from policies._serve import install  # noqa: E402 - needs the package registered first
+from policies.registry import PACK_NAME, build_policies  # noqa: E402
+
+install()  # one property conversion per request, shared by all policies (see policies/_serve.py)
 
 PolicyPack(
     name=PACK_NAME,

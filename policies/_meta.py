@@ -11,6 +11,7 @@ Either may raise ``NotApplicable`` to report that the policy does not apply to t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -40,6 +41,37 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "array": (list,),
     "object": (dict,),
 }
+
+
+class _LastConverted(threading.local):
+    """The last ``Resource`` / ``Stack`` built, per server thread, keyed by the object it was built from.
+
+    The pack's servicer (``_serve``) hands every policy of one request the same properties proxy (Analyze)
+    and the same resource list (AnalyzeStack); converting them once serves all policies of the request.
+    With the stock servicer the objects differ per policy and nothing is reused.  Policies never mutate
+    what they are given, so sharing is safe.
+    """
+
+    source: object = None
+    converted: object = None
+
+
+_LAST_RESOURCE = _LastConverted()
+_LAST_STACK = _LastConverted()
+
+
+def _resource_of(args: ResourceValidationArgs) -> Resource:
+    if _LAST_RESOURCE.source is not args.props:
+        _LAST_RESOURCE.converted = resource_from_args(args)
+        _LAST_RESOURCE.source = args.props
+    return cast(Resource, _LAST_RESOURCE.converted)
+
+
+def _stack_of(args: StackValidationArgs) -> Stack:
+    if _LAST_STACK.source is not args.resources:
+        _LAST_STACK.converted = Stack(resource_from_policy_resource(r) for r in args.resources)
+        _LAST_STACK.source = args.resources
+    return cast(Stack, _LAST_STACK.converted)
 
 
 class NotApplicable(Exception):
@@ -126,7 +158,7 @@ class PolicyDef:
         if self.resource_types and args.resource_type not in self.resource_types:
             return
         settings = self.settings(args.get_config())
-        resource = resource_from_args(args)
+        resource = _resource_of(args)
         try:
             messages = list(self.check(resource, settings))
         except NotApplicable as exc:
@@ -137,7 +169,7 @@ class PolicyDef:
 
     def _validate_stack(self, args: StackValidationArgs, report: ReportViolation) -> None:
         settings = self.settings(args.get_config())
-        stack = Stack(resource_from_policy_resource(r) for r in args.resources)
+        stack = _stack_of(args)
         try:
             findings = list(self.check(stack, settings))
         except NotApplicable as exc:

@@ -16,9 +16,9 @@ from typing import Any
 from google.protobuf import struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
+from policies._serve import SharedArgsServicer
 from policies.registry import PACK_NAME, build_policies
 
 UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for a value not known during preview
@@ -74,8 +74,9 @@ def _provider(default_tags: dict[str, str] | None) -> proto.AnalyzerProviderReso
 class Pack:
     """The pack's analyzer, configured like ``--policy-pack-config`` would."""
 
-    def __init__(self, config: dict[str, Any] | None = None) -> None:
-        self.servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.0.1", build_policies(), EnforcementLevel.ADVISORY)
+    def __init__(self, config: dict[str, Any] | None = None, servicer: type = SharedArgsServicer) -> None:
+        """``servicer``: the analyzer class, by default the one the pack serves with (policies/_serve.py)."""
+        self.servicer = servicer(PACK_NAME, "0.0.1", build_policies(), EnforcementLevel.ADVISORY)
         if config:
             self.configure(config)
 
@@ -95,26 +96,10 @@ class Pack:
 
     def analyze(self, type_: str, props: dict[str, Any], name: str = "res", protect: bool = False,
                 default_tags: dict[str, str] | None = None) -> list[Diag]:
-        request = proto.AnalyzeRequest(
-            type=type_, name=name, urn=urn(type_, name), properties=_struct(props),
-            options=proto.AnalyzerResourceOptions(protect=protect), provider=_provider(default_tags),
-        )
-        return self._diags(self.servicer.Analyze(request, None))
+        return self._diags(self.servicer.Analyze(analyze_request(type_, props, name, protect, default_tags), None))
 
     def analyze_stack(self, resources: list[Res], default_tags: dict[str, str] | None = None) -> list[Diag]:
-        by_name = {r.name: r for r in resources}
-        messages = []
-        for r in resources:
-            msg = proto.AnalyzerResource(
-                type=r.type, name=r.name, urn=r.urn, properties=_struct(r.props),
-                options=proto.AnalyzerResourceOptions(protect=r.protect), provider=_provider(default_tags),
-                dependencies=[by_name[d].urn for d in r.deps],
-            )
-            for key, names in r.prop_deps.items():
-                msg.propertyDependencies[key].CopyFrom(
-                    proto.AnalyzerPropertyDependencies(urns=[by_name[n].urn for n in names]))
-            messages.append(msg)
-        return self._diags(self.servicer.AnalyzeStack(proto.AnalyzeStackRequest(resources=messages), None))
+        return self._diags(self.servicer.AnalyzeStack(analyze_stack_request(resources, default_tags), None))
 
     @staticmethod
     def _diags(response: Any) -> list[Diag]:
@@ -123,6 +108,31 @@ class Pack:
         cant_run = [d for d in diags if "during preview" in d.message]
         assert not cant_run, f"a policy could not decide at preview: {cant_run}"
         return diags
+
+
+def analyze_request(type_: str, props: dict[str, Any], name: str = "res", protect: bool = False,
+                    default_tags: dict[str, str] | None = None) -> proto.AnalyzeRequest:
+    return proto.AnalyzeRequest(
+        type=type_, name=name, urn=urn(type_, name), properties=_struct(props),
+        options=proto.AnalyzerResourceOptions(protect=protect), provider=_provider(default_tags),
+    )
+
+
+def analyze_stack_request(resources: list[Res],
+                          default_tags: dict[str, str] | None = None) -> proto.AnalyzeStackRequest:
+    by_name = {r.name: r for r in resources}
+    messages = []
+    for r in resources:
+        msg = proto.AnalyzerResource(
+            type=r.type, name=r.name, urn=r.urn, properties=_struct(r.props),
+            options=proto.AnalyzerResourceOptions(protect=r.protect), provider=_provider(default_tags),
+            dependencies=[by_name[d].urn for d in r.deps],
+        )
+        for key, names in r.prop_deps.items():
+            msg.propertyDependencies[key].CopyFrom(
+                proto.AnalyzerPropertyDependencies(urns=[by_name[n].urn for n in names]))
+        messages.append(msg)
+    return proto.AnalyzeStackRequest(resources=messages)
 
 
 def of(diags: list[Diag], policy: str) -> list[Diag]:
