@@ -11,9 +11,17 @@ API_STAGE = "aws:apigateway/stage:Stage"
 API_USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
 API_USAGE_PLAN_KEY = "aws:apigateway/usagePlanKey:UsagePlanKey"
 
+APIGWV2_API = "aws:apigatewayv2/api:Api"
+APIGWV2_ROUTE = "aws:apigatewayv2/route:Route"
+APIGWV2_STAGE = "aws:apigatewayv2/stage:Stage"
+API_STAGES = (API_STAGE, APIGWV2_STAGE)
+
 WAF_WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+WAF_RULE_GROUP = "aws:wafv2/ruleGroup:RuleGroup"
+WAF_WEB_ACL_RULE = "aws:wafv2/webAclRule:WebAclRule"
+WAF_RULE_GROUP_ASSOCIATION = "aws:wafv2/webAclRuleGroupAssociation:WebAclRuleGroupAssociation"
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"

@@ -1,16 +1,24 @@
-"""API Gateway (REST) policies: authorization, throttling, usage plans, WAF, logging, TLS."""
+"""API Gateway policies (REST APIs, and HTTP/WebSocket APIs of apigatewayv2): authorization, throttling,
+usage plans, WAF, logging, request validation, TLS.
+
+Every rule reads each form the same thing can take: a REST Method and a v2 Route; an API built from an
+OpenAPI ``body`` (no Method/Route resources exist then) and a v2 "quick create" API (``target``: AWS adds a
+catch-all route and an auto-deployed ``$default`` stage that no resource of the stack describes).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
 
+from . import _openapi
 from . import _tokens as T
 from ._meta import NotApplicable, boolean, integer, resource_policy, stack_policy, string_list
 from ._model import Resource, Stack
-from ._values import UNKNOWN, as_number, is_set
+from ._values import UNKNOWN, as_bool, as_number, is_set
 
 Finding = tuple[str, str | None]
 
@@ -23,6 +31,17 @@ def _stage_method_settings(stack: Stack, stage: Resource) -> list[Resource]:
         if path in ("*/*", UNKNOWN):
             found.append(settings)
     return found
+
+
+def _v2_api(stack: Stack, res: Resource) -> Resource | None:
+    """The apigatewayv2 Api a Route/Stage belongs to, when the stack declares it."""
+    apis = stack.targets_of(res, "apiId", [T.APIGWV2_API], ["id"])
+    return apis[0] if apis else None
+
+
+def _quick_create(api: Resource) -> bool:
+    """An HTTP API made by "quick create": AWS adds a catch-all route (no authorizer) and a $default stage."""
+    return is_set(api.get("target"))
 
 
 @resource_policy(
@@ -60,13 +79,83 @@ def apigateway_method_authorization(r: Resource, cfg: Mapping[str, Any]) -> Iter
     )
 
 
+_ROUTE_AUTH_TYPES = ("AWS_IAM", "CUSTOM", "JWT")
+_HTTP_ROUTE_KEY = re.compile(r"^[A-Za-z]+ /")
+
+
+@stack_policy(
+    name="apigateway-route-authorization",
+    description="HTTP and WebSocket API routes, and the operations of APIs defined by an OpenAPI body (REST "
+    "or HTTP), must require authorization.",
+    severity=Severity.HIGH,
+    controls=("APIGateway.8", "CKV_AWS_309", "AwsSolutions-APIG4"),
+    remediation="Set `authorization_type` JWT, CUSTOM or AWS_IAM (with `authorizer_id`) on every "
+    "`aws.apigatewayv2.Route` (for WebSocket APIs on `$connect`); in an OpenAPI `body` give every "
+    "operation (or the document) a `security` requirement whose schemes are API Gateway authorizers "
+    "(`x-amazon-apigateway-authorizer`) or IAM (`x-amazon-apigateway-authtype: awsSigv4`); do not "
+    "quick-create an HTTP API (`target`), whose catch-all route has no authorizer.",
+    guarantee=True,
+    config={
+        "unauthenticatedHttpMethods": string_list(
+            "HTTP methods that may be anonymous (CORS preflight).", ["OPTIONS"]),
+        "exemptRoutes": string_list(
+            "Route keys or OpenAPI operations ('GET /health') deliberately public.", []),
+    },
+    preview_note="An OpenAPI body built from outputs (integration ARNs) is unknown at preview and checked "
+    "at update; routes of an API outside the stack are judged by their route key.",
+)
+def apigateway_route_authorization(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    exempt_methods = {m.upper() for m in cfg["unauthenticatedHttpMethods"]}
+    exempt = set(cfg["exemptRoutes"])
+    for route in stack.of_type(T.APIGWV2_ROUTE):
+        problem = _route_problem(stack, route, exempt_methods, exempt)
+        if problem:
+            yield problem, route.urn
+    for api in stack.of_type(T.APIGWV2_API, T.API_REST_API):
+        if api.type == T.APIGWV2_API and _quick_create(api):
+            yield (f"The HTTP API {api.label} is quick-created (target set): its catch-all route has no "
+                   "authorizer.", api.urn)
+        try:
+            document = _openapi.load(api.get("body"))
+        except _openapi.OpenApiError as exc:
+            yield f"The body of {api.label} {exc}.", api.urn
+            continue
+        if document is None:
+            continue
+        open_ops = [op.label for op in _openapi.unauthenticated(document, exempt_methods) if op.label not in exempt]
+        if open_ops:
+            yield (f"The OpenAPI body of {api.label} lets anonymous callers reach {', '.join(open_ops)} (no "
+                   "security requirement backed by an authorizer or IAM).", api.urn)
+
+
+def _route_problem(stack: Stack, route: Resource, exempt_methods: set[str], exempt: set[str]) -> str | None:
+    auth = route.get("authorizationType")
+    key = route.get("routeKey")
+    if auth is UNKNOWN or (isinstance(auth, str) and auth.upper() in _ROUTE_AUTH_TYPES):
+        return None
+    if not isinstance(key, str) or key in exempt or key.split(" ")[0].upper() in exempt_methods:
+        return None
+    api = _v2_api(stack, route)
+    protocol = api.get("protocolType") if api is not None else None
+    # WebSocket APIs authorize on $connect only.  With the API outside the stack, an HTTP route key reads
+    # "METHOD /path"; anything else is taken as WebSocket ("$default" is ambiguous and given the benefit).
+    websocket = protocol == "WEBSOCKET" or (protocol is None and not _HTTP_ROUTE_KEY.match(key))
+    if websocket and key != "$connect":
+        return None
+    return (f"The API Gateway v2 route {route.label} ({key}) has authorization type {auth or 'NONE (absent)'}; "
+            "use JWT, CUSTOM or AWS_IAM.")
+
+
 @stack_policy(
     name="apigateway-stage-throttling",
-    description="Every API Gateway stage must have stage-wide (`*/*`) throttling within the configured bounds.",
+    description="Every API Gateway stage (REST, HTTP, WebSocket) must have stage-wide throttling within the "
+    "configured bounds.",
     severity=Severity.HIGH,
     controls=("APIGWDefaultThrottling",),
-    remediation="Add an `aws.apigateway.MethodSettings` with `method_path='*/*'` for the stage and set "
-    "`settings.throttling_rate_limit` and `settings.throttling_burst_limit` within the configured limits.",
+    remediation="REST: add an `aws.apigateway.MethodSettings` with `method_path='*/*'` for the stage and set "
+    "`settings.throttling_rate_limit` and `settings.throttling_burst_limit` within the configured limits. "
+    "HTTP/WebSocket: set `default_route_settings.throttling_rate_limit` / `throttling_burst_limit` on the "
+    "`aws.apigatewayv2.Stage` (and keep `route_settings` within the limits); do not quick-create the API.",
     guarantee=True,
     config={
         "maxRateLimit": integer("Highest allowed steady-state rate limit (requests/s).", 1000, 1),
@@ -74,6 +163,7 @@ def apigateway_method_authorization(r: Resource, cfg: Mapping[str, Any]) -> Iter
     },
 )
 def apigateway_stage_throttling(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    limits = (("throttlingRateLimit", cfg["maxRateLimit"]), ("throttlingBurstLimit", cfg["maxBurstLimit"]))
     for stage in stack.of_type(T.API_STAGE):
         settings_list = _stage_method_settings(stack, stage)
         if not settings_list:
@@ -85,26 +175,47 @@ def apigateway_stage_throttling(stack: Stack, cfg: Mapping[str, Any]) -> Iterato
             continue
         problems: list[str] = []
         for ms in settings_list:
-            limits = (
-                ("throttlingRateLimit", cfg["maxRateLimit"]),
-                ("throttlingBurstLimit", cfg["maxBurstLimit"]),
-            )
-            bad = []
-            for key, maximum in limits:
-                value = ms.get(f"settings.{key}")
-                if value is UNKNOWN:
-                    continue
-                number = as_number(value)
-                if number is None or number <= 0:
-                    bad.append(f"settings.{key} is {'absent' if value is None else value} (throttling disabled)")
-                elif number > maximum:
-                    bad.append(f"settings.{key} is {number:g} (above the maximum {maximum})")
+            bad = _throttling_problems(ms.get, "settings.", limits)
             if not bad:
                 break
             problems.append(f"MethodSettings '{ms.name}': " + "; ".join(bad))
         else:
             yield (f"The API Gateway stage {stage.label} is not throttled correctly: " + " | ".join(problems) + ".",
                    stage.urn)
+    for stage in stack.of_type(T.APIGWV2_STAGE):
+        bad = _throttling_problems(stage.get, "defaultRouteSettings.", limits)
+        for index, route in enumerate(_route_settings(stage)):
+            bad += [f"routeSettings[{index}] ({route.get('routeKey')}): {p}"
+                    for p in _throttling_problems(route.get, "", limits, absent_ok=True)]
+        if bad:
+            yield f"The API Gateway v2 stage {stage.label} is not throttled correctly: {'; '.join(bad)}.", stage.urn
+    for api in stack.of_type(T.APIGWV2_API):
+        if _quick_create(api):
+            yield (f"The HTTP API {api.label} is quick-created (target set): its $default stage has no "
+                   "throttling; declare an apigatewayv2 Stage with defaultRouteSettings throttling instead.", api.urn)
+
+
+def _route_settings(stage: Resource) -> list[dict[str, Any]]:
+    routes = stage.get("routeSettings")
+    return [r for r in routes if isinstance(r, dict)] if isinstance(routes, list) else []
+
+
+def _throttling_problems(read: Callable[[str], Any], prefix: str, limits: tuple[tuple[str, int], ...],
+                         absent_ok: bool = False) -> list[str]:
+    """Throttling limits read as ``read(prefix + key)`` that are absent/disabled (<= 0) or above the maximum
+    (absent is fine for a per-route override, which then inherits the stage's limits)."""
+    bad = []
+    for key, maximum in limits:
+        path = prefix + key
+        value = read(path)
+        if value is UNKNOWN or (value is None and absent_ok):
+            continue
+        number = as_number(value)
+        if number is None or number <= 0:
+            bad.append(f"{path} is {'absent' if value is None else value} (throttling disabled)")
+        elif number > maximum:
+            bad.append(f"{path} is {number:g} (above the maximum {maximum})")
+    return bad
 
 
 @resource_policy(
@@ -178,14 +289,21 @@ def apigateway_stage_waf(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Findi
 
 @resource_policy(
     name="apigateway-stage-access-logging",
-    description="API Gateway stages must write access logs (destination and format).",
+    description="API Gateway stages (REST, HTTP, WebSocket) must write access logs (destination and format).",
     severity=Severity.MEDIUM,
-    controls=("AwsSolutions-APIG1",),
-    remediation="Set `access_log_settings` with `destination_arn` (a CloudWatch log group ARN) and `format`.",
-    resource_types=(T.API_STAGE,),
+    controls=("AwsSolutions-APIG1", "APIGateway.9", "CKV_AWS_76", "CKV_AWS_95"),
+    remediation="Set `access_log_settings` with `destination_arn` (a CloudWatch log group ARN) and `format` on "
+    "every `aws.apigateway.Stage` and `aws.apigatewayv2.Stage`; do not quick-create an HTTP API (`target`), "
+    "whose auto-deployed $default stage has no access logs.",
+    resource_types=(T.API_STAGE, T.APIGWV2_STAGE, T.APIGWV2_API),
     guarantee=True,
 )
 def apigateway_stage_access_logging(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    if r.type == T.APIGWV2_API:
+        if _quick_create(r):
+            yield (f"The HTTP API {r.label} is quick-created (target set): its auto-deployed $default stage "
+                   "writes no access logs.")
+        return
     missing = [p for p in ("destinationArn", "format") if not is_set(r.get(f"accessLogSettings.{p}"))]
     if missing:
         yield f"The API Gateway stage {r.label} must set accessLogSettings.{' and accessLogSettings.'.join(missing)}."
@@ -193,13 +311,16 @@ def apigateway_stage_access_logging(r: Resource, cfg: Mapping[str, Any]) -> Iter
 
 @stack_policy(
     name="apigateway-execution-logging",
-    description="API Gateway stages must have execution logging (ERROR or INFO) for all methods.",
+    description="API Gateway REST and WebSocket stages must have execution logging (ERROR or INFO) for all "
+    "methods and routes; no per-method or per-route setting may switch it off.",
     severity=Severity.MEDIUM,
     controls=("APIGateway.1", "AwsSolutions-APIG6"),
     remediation="In the stage's `*/*` MethodSettings set `settings.logging_level` to ERROR or INFO, and give "
-    "`aws.apigateway.Account` a `cloudwatch_role_arn` (the account-level CloudWatch role).",
+    "`aws.apigateway.Account` a `cloudwatch_role_arn` (the account-level CloudWatch role); on WebSocket "
+    "stages set `default_route_settings.logging_level`. Never set `logging_level='OFF'` for one method "
+    "(MethodSettings with another `method_path`) or route (`route_settings`).",
     preview_note="The account's CloudWatch role can only be checked when this stack owns "
-    "`aws.apigateway.Account`.",
+    "`aws.apigateway.Account`. HTTP APIs have no execution logs (access logs only).",
 )
 def apigateway_execution_logging(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
     for stage in stack.of_type(T.API_STAGE):
@@ -207,10 +328,48 @@ def apigateway_execution_logging(stack: Stack, cfg: Mapping[str, Any]) -> Iterat
         if not any(level in ("ERROR", "INFO", UNKNOWN) for level in levels):
             yield (f"The API Gateway stage {stage.label} has no '*/*' MethodSettings with settings.loggingLevel "
                    "ERROR or INFO.", stage.urn)
+        for ms in stack.referrers(stage, [T.API_METHOD_SETTINGS], "stageName", ["stageName"]):
+            if ms.get("methodPath") not in ("*/*", UNKNOWN) and ms.get("settings.loggingLevel") == "OFF":
+                yield (f"The MethodSettings {ms.label} switch execution logging OFF for {ms.get('methodPath')} "
+                       f"of stage {stage.label}.", ms.urn)
+    for stage in stack.of_type(T.APIGWV2_STAGE):
+        api = _v2_api(stack, stage)
+        if api is None or api.get("protocolType") != "WEBSOCKET":
+            continue
+        if stage.get("defaultRouteSettings.loggingLevel") not in ("ERROR", "INFO", UNKNOWN):
+            yield (f"The WebSocket stage {stage.label} must set defaultRouteSettings.loggingLevel to ERROR or INFO "
+                   "(default OFF).", stage.urn)
+        for index, route in enumerate(_route_settings(stage)):
+            if route.get("loggingLevel") == "OFF":
+                yield (f"The WebSocket stage {stage.label} switches execution logging OFF in routeSettings[{index}] "
+                       f"({route.get('routeKey')}).", stage.urn)
     for account in stack.of_type(T.API_ACCOUNT):
         if not is_set(account.get("cloudwatchRoleArn")):
             yield (f"The API Gateway account settings {account.label} must set cloudwatchRoleArn, "
                    "otherwise execution logging fails at deploy time.", account.urn)
+
+
+@resource_policy(
+    name="apigateway-no-data-trace",
+    description="API Gateway must not log full requests and responses (data trace) for any method or route.",
+    severity=Severity.HIGH,
+    controls=("CKV_AWS_276",),
+    remediation="Leave `settings.data_trace_enabled` false on every `aws.apigateway.MethodSettings`, and "
+    "`data_trace_enabled` false in `default_route_settings` / `route_settings` of `aws.apigatewayv2.Stage`: "
+    "data trace writes bodies, headers and tokens to CloudWatch Logs.",
+    resource_types=(T.API_METHOD_SETTINGS, T.APIGWV2_STAGE),
+)
+def apigateway_no_data_trace(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    if r.type == T.API_METHOD_SETTINGS:
+        if as_bool(r.get("settings.dataTraceEnabled")) is True:
+            yield (f"The API Gateway method settings {r.label} enable data trace for {r.get('methodPath')}: full "
+                   "request and response bodies go to the logs.")
+        return
+    if as_bool(r.get("defaultRouteSettings.dataTraceEnabled")) is True:
+        yield f"The API Gateway v2 stage {r.label} enables data trace in defaultRouteSettings."
+    for index, route in enumerate(_route_settings(r)):
+        if as_bool(route.get("dataTraceEnabled")) is True:
+            yield f"The API Gateway v2 stage {r.label} enables data trace in routeSettings[{index}]."
 
 
 @resource_policy(
@@ -288,19 +447,44 @@ def apigateway_domain_tls_policy(r: Resource, cfg: Mapping[str, Any]) -> Iterato
 
 @stack_policy(
     name="apigateway-request-validation",
-    description="REST APIs must validate request bodies and parameters.",
+    description="REST APIs must validate request bodies and parameters, with a validator their methods use.",
     severity=Severity.MEDIUM,
     controls=("AwsSolutions-APIG2",),
     remediation="Create an `aws.apigateway.RequestValidator` for the API with `validate_request_body` and "
-    "`validate_request_parameters` true, and set `request_validator_id` on the methods.",
+    "`validate_request_parameters` true, and set `request_validator_id` on the methods (a validator no method "
+    "names validates nothing); in an OpenAPI `body`, declare it in `x-amazon-apigateway-request-validators` "
+    "and name it with `x-amazon-apigateway-request-validator` (document default or per operation).",
+    preview_note="An OpenAPI body built from outputs is unknown at preview and checked at update.",
 )
 def apigateway_request_validation(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
     for api in stack.of_type(T.API_REST_API):
-        validators = [
-            v for v in stack.referrers(api, [T.API_REQUEST_VALIDATOR], "restApi", ["id"])
-            if v.get("validateRequestBody") in (True, UNKNOWN)
-            and v.get("validateRequestParameters") in (True, UNKNOWN)
-        ]
-        if not validators:
+        validators = stack.referrers(api, [T.API_REQUEST_VALIDATOR], "restApi", ["id"])
+        full = [v for v in validators if v.get("validateRequestBody") in (True, UNKNOWN)
+                and v.get("validateRequestParameters") in (True, UNKNOWN)]
+        methods = stack.referrers(api, [T.API_METHOD], "restApi", ["id"])
+        if any(_uses_validator(stack, m, full) for m in methods):
+            continue
+        try:
+            document = _openapi.load(api.get("body"))
+        except _openapi.OpenApiError:
+            continue  # reported by apigateway-route-authorization
+        if api.get("body") is UNKNOWN or (document is not None and any(
+                _openapi.validates_fully(document, op) for op in _openapi.operations(document))):
+            continue
+        if full:
+            names = ", ".join(v.label for v in full)
+            yield (f"The REST API {api.label} has request validator(s) {names} that no method uses "
+                   "(request_validator_id), so nothing is validated.", api.urn)
+        else:
             yield (f"The REST API {api.label} has no RequestValidator validating both body and parameters.",
                    api.urn)
+
+
+def _uses_validator(stack: Stack, method: Resource, validators: list[Resource]) -> bool:
+    """The method names one of ``validators`` (an id unknown at preview is matched by its dependency)."""
+    if not is_set(method.get("requestValidatorId")):
+        return False
+    linked = stack.targets_of(method, "requestValidatorId", [T.API_REQUEST_VALIDATOR], ["id"])
+    if linked:
+        return bool({v.urn for v in linked} & {v.urn for v in validators})
+    return True  # a validator this stack does not declare: not decidable here

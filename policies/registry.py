@@ -31,6 +31,7 @@ PACK_NAME = "secure-api-platform"
 POLICIES: tuple[PolicyDef, ...] = (
     # Platform guarantees (always mandatory).
     apigateway.apigateway_method_authorization,
+    apigateway.apigateway_route_authorization,
     apigateway.apigateway_stage_throttling,
     apigateway.apigateway_usage_plan_limits,
     apigateway.apigateway_api_key_usage_plan,
@@ -56,12 +57,14 @@ POLICIES: tuple[PolicyDef, ...] = (
     exposure.resource_policy_not_public,
     exposure.lambda_not_public,
     apigateway.apigateway_execution_logging,
+    apigateway.apigateway_no_data_trace,
     apigateway.apigateway_xray_tracing,
     apigateway.apigateway_cache_encrypted,
     apigateway.apigateway_client_certificate,
     apigateway.apigateway_domain_tls_policy,
     apigateway.apigateway_request_validation,
     wafv2.wafv2_web_acl_has_rules,
+    wafv2.wafv2_known_bad_inputs,
     wafv2.wafv2_cloudwatch_metrics,
     wafv2.wafv2_logging,
     network.vpc_default_security_group_closed,

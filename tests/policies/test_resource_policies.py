@@ -95,9 +95,6 @@ CASES = [
     Case("domain-config", "apigateway-domain-tls-policy", T.API_DOMAIN, {"securityPolicy": "TLS_1_2"}, 0,
          config={"allowedSecurityPolicies": ["TLS_1_2"]}),
     # wafv2
-    Case("waf-no-rules", "wafv2-web-acl-has-rules", T.WAF_WEB_ACL, {"scope": "REGIONAL"}, 1, "no rules"),
-    Case("waf-rules", "wafv2-web-acl-has-rules", T.WAF_WEB_ACL, {"rules": [{"name": "r"}]}, 0),
-    Case("waf-rule-json-unknown", "wafv2-web-acl-has-rules", T.WAF_WEB_ACL, {"ruleJson": UNKNOWN}, 0),
     Case("waf-metrics-ok", "wafv2-cloudwatch-metrics", T.WAF_WEB_ACL,
          {"visibilityConfig": {"cloudwatchMetricsEnabled": True},
           "rules": [{"name": "a", "visibilityConfig": {"cloudwatchMetricsEnabled": True}}]}, 0),

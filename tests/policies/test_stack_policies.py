@@ -88,14 +88,6 @@ def test_api_key_needs_usage_plan_key() -> None:
     assert of(Pack().analyze_stack([key, plan, link]), "apigateway-api-key-usage-plan") == []
 
 
-def test_request_validation() -> None:
-    api = Res(T.API_REST_API, "api", {})
-    assert len(of(Pack().analyze_stack([api]), "apigateway-request-validation")) == 1
-    validator = Res(T.API_REQUEST_VALIDATOR, "v", {"restApi": UNKNOWN, "validateRequestBody": True,
-                                                   "validateRequestParameters": True}, prop_deps={"restApi": ["api"]})
-    assert of(Pack().analyze_stack([api, validator]), "apigateway-request-validation") == []
-
-
 def _vpc(dsg_ingress: list | None = None, flow: str | None = "ALL") -> list[Res]:
     graph = [Res(T.VPC, "vpc", {"cidrBlock": "10.0.0.0/16", "id": UNKNOWN})]
     if dsg_ingress is not None:
