@@ -3,96 +3,105 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import Severity
 
+from . import _net
 from . import _tokens as T
 from ._meta import integer, resource_policy, stack_policy, string_list
 from ._model import Resource, Stack
 from ._values import UNKNOWN, as_bool, as_list, as_number, is_set
 
-WORLD = ("0.0.0.0/0", "::/0")
-_PROTOCOLS = {"-1": "all", "all": "all", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp",
-              "icmp": "icmp", "1": "icmp", "icmpv6": "icmpv6", "58": "icmpv6"}
+Finding = tuple[str, str | None]
+SG_TYPES = (T.SECURITY_GROUP, T.DEFAULT_SECURITY_GROUP)
+SG_RULE_TYPES = (T.SECURITY_GROUP_RULE, T.SG_INGRESS_RULE, T.SG_EGRESS_RULE)
 
 
-@dataclass(frozen=True)
-class IngressRule:
-    """One ingress permission from the world, normalised across the five ways to write it."""
-
-    where: str
-    protocol: str
-    from_port: int | None
-    to_port: int | None
-    source: str
-
-    def ports_text(self) -> str:
-        if self.protocol == "all":
-            return "all protocols and ports"
-        if self.from_port is None or self.to_port is None:
-            return f"{self.protocol}"
-        port = str(self.from_port) if self.from_port == self.to_port else f"{self.from_port}-{self.to_port}"
-        return f"{self.protocol} port {port}"
+def _networks(*values: Any) -> list[_net.Network]:
+    return [n for value in values for item in as_list(value) if (n := _net.network(item)) is not None]
 
 
-def _protocol(value: Any) -> str:
-    if value is UNKNOWN or value is None:
-        return "unknown"
-    number = as_number(value)
-    key = str(int(number)) if number is not None else str(value).lower()
-    return _PROTOCOLS.get(key, key)
+def _prefix_list_networks(stack: Stack, holder: Resource, field: str, ids: Any) -> list[_net.Network]:
+    """CIDRs of the stack's managed prefix lists that ``ids`` (an input of ``holder``) names.
 
-
-def _port(value: Any) -> int | None:
-    number = as_number(value)
-    return int(number) if number is not None else None
-
-
-def _world_sources(*cidr_values: Any) -> list[str]:
-    """World CIDRs among the given inputs; unknown CIDRs come from outputs (VPC/subnet CIDRs), never /0."""
-    found = []
-    for value in cidr_values:
-        for cidr in as_list(value):
-            if isinstance(cidr, str) and cidr.strip() in WORLD:
-                found.append(cidr.strip())
+    The input is linked to a list through its property dependencies (``field``): the id is unknown at preview,
+    and a list's id is no input the pack could compare with.  Lists the stack does not declare (AWS-managed,
+    shared) are not the world as far as this stack can tell.
+    """
+    if not [i for i in as_list(ids) if i is not None]:
+        return []
+    found: list[_net.Network] = []
+    for pl in stack.of_type(T.MANAGED_PREFIX_LIST):
+        if pl.urn not in holder.prop_deps.get(field, set()) and pl.get("id") not in as_list(ids):
+            continue
+        entries = pl.get("entries")
+        found += _networks(*[e.get("cidr") for e in entries if isinstance(e, dict)] if isinstance(entries, list)
+                           else [])
+        found += _networks(*[e.get("cidr") for e in stack.referrers(pl, [T.MANAGED_PREFIX_LIST_ENTRY],
+                                                                   "prefixListId", ["id"])])
     return found
 
 
-def _rule(where: str, protocol: Any, from_port: Any, to_port: Any, source: str) -> IngressRule:
-    proto = _protocol(protocol)
-    if proto == "all":
-        return IngressRule(where, proto, None, None, source)
-    return IngressRule(where, proto, _port(from_port), _port(to_port), source)
+def _ambiguous_prefix_lists(entries: list[Any]) -> bool:
+    """Inline rules share one property dependency set: with several entries naming prefix lists, which list
+    belongs to which entry cannot be told (the lists' ids are outputs, not inputs the pack sees)."""
+    return sum(1 for e in entries if isinstance(e, dict) and as_list(e.get("prefixListIds"))) > 1
 
 
-def security_group_world_ingress(r: Resource) -> list[IngressRule]:
-    """World-open ingress of an SG, an SG rule or a VPC ingress rule resource."""
-    rules: list[IngressRule] = []
-    if r.type in (T.SECURITY_GROUP, T.DEFAULT_SECURITY_GROUP):
-        ingress = r.get("ingress")
-        for index, item in enumerate(ingress if isinstance(ingress, list) else []):
+def rule_permissions(stack: Stack, r: Resource, direction: str) -> list[_net.Permission]:
+    """The CIDR permissions (``direction`` 'ingress' or 'egress') an SG, SG rule or VPC rule resource writes."""
+    perms: list[_net.Permission] = []
+    if r.type in SG_TYPES:
+        entries = r.get(direction)
+        entries = entries if isinstance(entries, list) else []
+        ambiguous = _ambiguous_prefix_lists(entries)
+        for index, item in enumerate(entries):
             if not isinstance(item, dict):
                 continue
-            for src in _world_sources(item.get("cidrBlocks"), item.get("ipv6CidrBlocks")):
-                rules.append(_rule(f"ingress[{index}]", item.get("protocol"), item.get("fromPort"),
-                                   item.get("toPort"), src))
-    elif r.type == T.SECURITY_GROUP_RULE and r.get("type") == "ingress":
-        for src in _world_sources(r.get("cidrBlocks"), r.get("ipv6CidrBlocks")):
-            rules.append(_rule("rule", r.get("protocol"), r.get("fromPort"), r.get("toPort"), src))
-    elif r.type == T.SG_INGRESS_RULE:
-        for src in _world_sources(r.get("cidrIpv4"), r.get("cidrIpv6")):
-            rules.append(_rule("rule", r.get("ipProtocol"), r.get("fromPort"), r.get("toPort"), src))
-    return rules
+            sources = _networks(item.get("cidrBlocks"), item.get("ipv6CidrBlocks"))
+            if not ambiguous:
+                sources += _prefix_list_networks(stack, r, direction, item.get("prefixListIds"))
+            perms += [_net.permission(item.get("protocol"), item.get("fromPort"), item.get("toPort"), src,
+                                      f"{r.label} {direction}[{index}]", r.urn) for src in sources]
+    elif r.type == T.SECURITY_GROUP_RULE and r.get("type") == direction:
+        sources = _networks(r.get("cidrBlocks"), r.get("ipv6CidrBlocks"))
+        sources += _prefix_list_networks(stack, r, "prefixListIds", r.get("prefixListIds"))
+        perms += [_net.permission(r.get("protocol"), r.get("fromPort"), r.get("toPort"), src, r.label, r.urn)
+                  for src in sources]
+    elif r.type == (T.SG_INGRESS_RULE if direction == "ingress" else T.SG_EGRESS_RULE):
+        sources = _networks(r.get("cidrIpv4"), r.get("cidrIpv6"))
+        sources += _prefix_list_networks(stack, r, "prefixListId", r.get("prefixListId"))
+        perms += [_net.permission(r.get("ipProtocol"), r.get("fromPort"), r.get("toPort"), src, r.label, r.urn)
+                  for src in sources]
+    return perms
 
 
-def _within(rule: IngressRule, protocols: Iterable[str], ports: set[int]) -> bool:
-    if rule.protocol not in protocols or rule.from_port is None or rule.to_port is None:
+def security_groups_with_rules(stack: Stack) -> list[list[Resource]]:
+    """Each security group of the stack with the rule resources that add to it; rule resources for a group the
+    stack does not declare are grouped by its literal id, or stand alone when it is unknown."""
+    groups: list[list[Resource]] = []
+    claimed: set[str] = set()
+    for sg in stack.of_type(*SG_TYPES):
+        rules = stack.referrers(sg, SG_RULE_TYPES, "securityGroupId", ["id"])
+        claimed |= {rule.urn for rule in rules}
+        groups.append([sg, *rules])
+    by_id: dict[str, list[Resource]] = {}
+    for rule in stack.of_type(*SG_RULE_TYPES):
+        if rule.urn in claimed:
+            continue
+        target = rule.get("securityGroupId")
+        if isinstance(target, str) and target:
+            by_id.setdefault(target, []).append(rule)
+        else:
+            groups.append([rule])
+    return groups + list(by_id.values())
+
+
+def _ports_allowed(exposure: _net.Exposure, protocols: Iterable[str], ports: set[int]) -> bool:
+    if exposure.protocol not in protocols:
         return False
-    if rule.to_port < rule.from_port or rule.to_port - rule.from_port + 1 > len(ports):
-        return False
-    return all(p in ports for p in range(rule.from_port, rule.to_port + 1))
+    return all(p in ports for p in range(exposure.low, exposure.high + 1))
 
 
 def _parse_ranges(policy: str, ranges: Iterable[str]) -> set[int]:
@@ -108,54 +117,91 @@ def _parse_ranges(policy: str, ranges: Iterable[str]) -> set[int]:
     return ports
 
 
-@resource_policy(
+def _exposure_message(kind: str, exposure: _net.Exposure, rule: str) -> str:
+    first = exposure.through[0]
+    if len(exposure.through) == 1:
+        return f"The {kind} {first.where} admits {first.source} (the whole internet) on {exposure.ports_text()}; {rule}"
+    return (f"The {kind}s admit the whole internet ({exposure.world}) on {exposure.ports_text()} through "
+            f"{exposure.sources_text()}; {rule}")
+
+
+@stack_policy(
     name="security-group-no-public-ingress",
-    description="Security groups must not admit 0.0.0.0/0 or ::/0 except TCP on the allowed public ports.",
+    description="Security groups must not admit the whole internet (0.0.0.0/0, ::/0, or rules whose union is "
+    "it, directly or through a managed prefix list) except TCP on the allowed public ports.",
     severity=Severity.CRITICAL,
     controls=("EC2.18", "EC2.19", "EC2.53", "EC2.54", "EC2.13", "EC2.14", "CIS3 5.2", "CIS3 5.3",
-              "AwsSolutions-EC23"),
+              "AwsSolutions-EC23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_277"),
     remediation="Restrict the source to a security group, prefix list or private CIDR, or open only TCP on "
-    "an allowed port (default 443).",
-    resource_types=(T.SECURITY_GROUP, T.DEFAULT_SECURITY_GROUP, T.SECURITY_GROUP_RULE, T.SG_INGRESS_RULE),
+    "an allowed port (default 443). CIDRs are compared as networks: `0::/0` is `::/0`, and `0.0.0.0/1` plus "
+    "`128.0.0.0/1` is the world.",
     guarantee=True,
     config={"allowedPorts": {"type": "array", "items": {"type": "integer"},
                              "description": "TCP ports that may be open to the internet.", "default": [443]}},
-    preview_note="CIDRs computed from outputs (unknown at preview) are never the world CIDR literals.",
+    preview_note="CIDRs computed from outputs (unknown at preview) are never the world; rules of one group are "
+    "joined through the property dependencies of securityGroupId, prefix lists through those of their ids.",
 )
-def security_group_no_public_ingress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+def security_group_no_public_ingress(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
     allowed = {int(p) for p in cfg["allowedPorts"]}
-    for rule in security_group_world_ingress(r):
-        if not _within(rule, ("tcp",), allowed):
-            where = f" {rule.where}" if rule.where != "rule" else ""
-            yield (f"The security group rule {r.label}{where} admits {rule.source} on {rule.ports_text()}; "
-                   f"only TCP ports {sorted(allowed)} may be open to the internet.")
+    rule = f"only TCP ports {sorted(allowed)} may be open to the internet."
+    for group in security_groups_with_rules(stack):
+        perms = [p for member in group for p in rule_permissions(stack, member, "ingress")]
+        for exposure in _net.exposures(perms):
+            if _ports_allowed(exposure, ("tcp",), allowed):
+                continue
+            message = _exposure_message("security group rule", exposure, rule)
+            for owner in dict.fromkeys(p.owner for p in exposure.through):
+                yield message, owner
 
 
-def nacl_world_ingress(r: Resource) -> list[IngressRule]:
-    rules: list[IngressRule] = []
+@resource_policy(
+    name="security-group-no-unrestricted-egress",
+    description="Security groups should not allow all traffic to the whole internet.",
+    severity=Severity.LOW,
+    controls=("CKV_AWS_382",),
+    remediation="Allow egress only to the destinations and ports the workload needs (e.g. TCP 443 to a VPC "
+    "endpoint's security group or a prefix list); the provider removes AWS's default allow-all egress rule "
+    "when the group declares none.",
+    resource_types=(*SG_TYPES, T.SECURITY_GROUP_RULE, T.SG_EGRESS_RULE),
+)
+def security_group_no_unrestricted_egress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    perms = rule_permissions(Stack([r]), r, "egress")
+    for exposure in _net.exposures(perms):
+        if exposure.protocol == "all":
+            yield (f"The security group rule {exposure.through[0].where} allows all traffic to "
+                   f"{exposure.sources_text()} (the whole internet).")
+
+
+def nacl_permissions(r: Resource) -> list[_net.Permission]:
+    """Ingress entries of a network ACL (inline) or one NetworkAclRule, in rule-number order."""
+    perms: list[_net.Permission] = []
     if r.type in (T.NETWORK_ACL, T.DEFAULT_NETWORK_ACL):
         ingress = r.get("ingress")
         for index, item in enumerate(ingress if isinstance(ingress, list) else []):
-            if not isinstance(item, dict) or str(item.get("action", "")).lower() != "allow":
+            if not isinstance(item, dict):
                 continue
-            for src in _world_sources(item.get("cidrBlock"), item.get("ipv6CidrBlock")):
-                rules.append(_rule(f"ingress[{index}]", item.get("protocol"), item.get("fromPort"),
-                                   item.get("toPort"), src))
-    elif r.type == T.NETWORK_ACL_RULE:
-        if as_bool(r.get("egress")) is True or str(r.get("ruleAction") or "").lower() != "allow":
-            return rules
-        for src in _world_sources(r.get("cidrBlock"), r.get("ipv6CidrBlock")):
-            rules.append(_rule("rule", r.get("protocol"), r.get("fromPort"), r.get("toPort"), src))
-    return rules
+            allow = str(item.get("action", "")).lower() == "allow"
+            order = as_number(item.get("ruleNo")) or 0
+            perms += [_net.permission(item.get("protocol"), item.get("fromPort"), item.get("toPort"), src,
+                                      f"{r.label} ingress[{index}]", r.urn, allow, order)
+                      for src in _networks(item.get("cidrBlock"), item.get("ipv6CidrBlock"))]
+    elif r.type == T.NETWORK_ACL_RULE and as_bool(r.get("egress")) is not True:
+        allow = str(r.get("ruleAction") or "").lower() == "allow"
+        perms += [_net.permission(r.get("protocol"), r.get("fromPort"), r.get("toPort"), src, r.label, r.urn,
+                                  allow, as_number(r.get("ruleNumber")) or 0)
+                  for src in _networks(r.get("cidrBlock"), r.get("ipv6CidrBlock"))]
+    return perms
 
 
 @resource_policy(
     name="nacl-no-public-ingress",
-    description="Network ACLs must not allow 0.0.0.0/0 or ::/0 inbound except on the allowed ports.",
+    description="Network ACLs must not allow the whole internet inbound except on the allowed ports.",
     severity=Severity.HIGH,
-    controls=("EC2.21", "CIS3 5.1", "AwsSolutions-VPC3"),
+    controls=("EC2.21", "CIS3 5.1", "AwsSolutions-VPC3", "CKV_AWS_229", "CKV_AWS_230", "CKV_AWS_231",
+              "CKV_AWS_232"),
     remediation="Allow world ingress only for TCP/UDP on the allowed ports (default 443) and the configured "
-    "return-traffic ranges; deny or narrow everything else.",
+    "return-traffic ranges; deny or narrow everything else. Entries are evaluated as AWS does: by rule number, "
+    "the first match deciding, CIDRs compared as networks.",
     resource_types=(T.NETWORK_ACL, T.DEFAULT_NETWORK_ACL, T.NETWORK_ACL_RULE),
     guarantee=True,
     config={
@@ -165,15 +211,15 @@ def nacl_world_ingress(r: Resource) -> list[IngressRule]:
             "Extra 'from-to' ranges allowed from the world, e.g. '1024-65535' for the return traffic of a "
             "stateless NACL in front of NAT gateways.", []),
     },
+    preview_note="Separate NetworkAclRule resources are judged one by one (a union across them is not seen).",
 )
 def nacl_no_public_ingress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     allowed = {int(p) for p in cfg["allowedPorts"]} | _parse_ranges("nacl-no-public-ingress",
                                                                       cfg["allowedPortRanges"])
-    for rule in nacl_world_ingress(r):
-        if not _within(rule, ("tcp", "udp"), allowed):
-            where = f" {rule.where}" if rule.where != "rule" else ""
-            yield (f"The network ACL {r.label}{where} allows {rule.source} on {rule.ports_text()}; only the "
-                   "allowed ports and ranges may be open to the internet.")
+    for exposure in _net.first_match_exposures(nacl_permissions(r)):
+        if not _ports_allowed(exposure, ("tcp", "udp"), allowed):
+            yield _exposure_message("network ACL entry", exposure,
+                                    "only the allowed ports and ranges may be open to the internet.")
 
 
 @stack_policy(
@@ -196,6 +242,17 @@ def vpc_default_security_group_closed(stack: Stack, cfg: Mapping[str, Any]) -> I
                 if dsg.get(key) is None or (isinstance(dsg.get(key), list) and dsg.get(key)):
                     yield (f"The default security group {dsg.label} must set {key}=[] "
                            f"(it {'is absent' if dsg.get(key) is None else 'has rules'}).", dsg.urn)
+    vpcs = stack.of_type(T.VPC)
+    in_stack = {d.urn for d in defaults if any(stack.refers_to(d, "vpcId", vpc, ["id"]) for vpc in vpcs)}
+    for dsg in defaults:
+        if dsg.urn in in_stack:
+            continue
+        # The default group of a VPC this stack does not own (vpc_id a literal, a stack reference, a lookup):
+        # adopting it with rules opens that VPC's default group.
+        for key in ("ingress", "egress"):
+            if isinstance(dsg.get(key), list) and dsg.get(key):
+                yield (f"The default security group {dsg.label} (VPC {dsg.get('vpcId')}) is given {key} rules; "
+                       "the default group must allow no traffic.", dsg.urn)
     rule_types = [T.SECURITY_GROUP_RULE, T.SG_INGRESS_RULE, T.SG_EGRESS_RULE]
     for dsg in defaults:
         for rule in stack.referrers(dsg, rule_types, "securityGroupId", ["id"]):

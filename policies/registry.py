@@ -68,6 +68,7 @@ POLICIES: tuple[PolicyDef, ...] = (
     wafv2.wafv2_cloudwatch_metrics,
     wafv2.wafv2_logging,
     network.vpc_default_security_group_closed,
+    network.security_group_no_unrestricted_egress,
     network.vpc_flow_logs,
     network.subnet_no_auto_public_ip,
     network.nacl_in_use,

@@ -12,8 +12,9 @@ from typing import Any, NamedTuple
 import pytest
 
 from policies import _tokens as T
+from policies.registry import BY_NAME
 
-from .harness import DEFAULT_TAGS, UNKNOWN, Pack, of
+from .harness import DEFAULT_TAGS, UNKNOWN, Pack, Res, of
 
 
 class Case(NamedTuple):
@@ -107,7 +108,7 @@ CASES = [
          {"ingress": [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]}, 0),
     Case("sg-22-world", "security-group-no-public-ingress", SG,
          {"ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["10.0.0.0/8", "0.0.0.0/0"]}]},
-         1, "0.0.0.0/0 on tcp port 22"),
+         1, "0.0.0.0/0 (the whole internet) on tcp port 22"),
     Case("sg-all-v6", "security-group-no-public-ingress", SG,
          {"ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "ipv6CidrBlocks": ["::/0"]}]}, 1,
          "all protocols"),
@@ -302,7 +303,12 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_resource_policy(case: Case) -> None:
     pack = Pack({case.policy: case.config} if case.config else None)
-    diags = of(pack.analyze(case.type, case.props, protect=case.protect, default_tags=DEFAULT_TAGS), case.policy)
+    if BY_NAME[case.policy].scope == "stack":  # a rule that also joins resources: the resource alone
+        diags = of(pack.analyze_stack([Res(case.type, "res", case.props, protect=case.protect)],
+                                      default_tags=DEFAULT_TAGS), case.policy)
+    else:
+        diags = of(pack.analyze(case.type, case.props, protect=case.protect, default_tags=DEFAULT_TAGS),
+                   case.policy)
     assert len(diags) == case.expected, [d.message for d in diags]
     assert all("'res'" in d.message for d in diags)  # messages name the resource
     if diags:
