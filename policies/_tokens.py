@@ -47,14 +47,26 @@ EBS_DEFAULT_ENCRYPTION = "aws:ebs/encryptionByDefault:EncryptionByDefault"
 
 KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+KMS_REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
+KMS_EXTERNAL_KEY = "aws:kms/externalKey:ExternalKey"
+KMS_REPLICA_EXTERNAL_KEY = "aws:kms/replicaExternalKey:ReplicaExternalKey"
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
 RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 RDS_PARAMETER_GROUP = "aws:rds/parameterGroup:ParameterGroup"
 RDS_SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
+RDS_GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
+RDS_SNAPSHOT = "aws:rds/snapshot:Snapshot"
+RDS_CLUSTER_SNAPSHOT = "aws:rds/clusterSnapshot:ClusterSnapshot"
+RDS_SNAPSHOT_COPY = "aws:rds/snapshotCopy:SnapshotCopy"
+RDS_CLUSTER_SNAPSHOT_COPY = "aws:rds/clusterSnapshotCopy:ClusterSnapshotCopy"
+RDS_BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
 
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
+DYNAMODB_TABLE_REPLICA = "aws:dynamodb/tableReplica:TableReplica"
+DYNAMODB_RESOURCE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy"
+SCHEDULER_SCHEDULE = "aws:scheduler/schedule:Schedule"
 APPAUTOSCALING_TARGET = "aws:appautoscaling/target:Target"
 
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
@@ -86,12 +98,19 @@ S3_LIFECYCLE = (
 )
 S3_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 S3_ACL = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
+S3_DIRECTORY_BUCKET = "aws:s3/directoryBucket:DirectoryBucket"
+S3_ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
+S3_ACCESS_POINT_POLICY = "aws:s3control/accessPointPolicy:AccessPointPolicy"
+S3_MULTI_REGION_ACCESS_POINT = "aws:s3control/multiRegionAccessPoint:MultiRegionAccessPoint"
+S3_MULTI_REGION_ACCESS_POINT_POLICY = "aws:s3control/multiRegionAccessPointPolicy:MultiRegionAccessPointPolicy"
+S3_OBJECT_LAMBDA_ACCESS_POINT_POLICY = "aws:s3control/objectLambdaAccessPointPolicy:ObjectLambdaAccessPointPolicy"
 
 SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 - a type token
 SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"  # noqa: S105
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"  # noqa: S105
 
 TRAIL = "aws:cloudtrail/trail:Trail"
+EVENT_DATA_STORE = "aws:cloudtrail/eventDataStore:EventDataStore"
 CONFIG_RECORDER = "aws:cfg/recorder:Recorder"
 CONFIG_RECORDER_STATUS = "aws:cfg/recorderStatus:RecorderStatus"
 CONFIG_DELIVERY_CHANNEL = "aws:cfg/deliveryChannel:DeliveryChannel"

@@ -39,8 +39,13 @@ def _trail_gaps(trail: Resource) -> list[str]:
     for key in ("enableLogging", "includeGlobalServiceEvents"):
         if as_bool(trail.get(key)) is False:
             gaps.append(f"{key} is false")
+    advanced = trail.get("advancedEventSelectors")
+    if isinstance(advanced, list) and advanced:
+        missing = _management_events_dropped(advanced)
+        if missing:
+            gaps.append(f"its advanced event selectors drop {missing} management events")
     selectors = trail.get("eventSelectors")
-    if isinstance(selectors, list) and selectors and not is_set(trail.get("advancedEventSelectors")):
+    if isinstance(selectors, list) and selectors and not is_set(advanced):
         full = [s for s in selectors if isinstance(s, dict)
                 and s.get("readWriteType", "All") in ("All", UNKNOWN)
                 and as_bool(s.get("includeManagementEvents")) is not False
@@ -50,13 +55,47 @@ def _trail_gaps(trail: Resource) -> list[str]:
     return gaps
 
 
+_SOURCE_FILTERS = ("notEquals", "notStartsWith", "notEndsWith", "equals", "startsWith", "endsWith")
+
+
+def _management_events_dropped(selectors: list[Any]) -> str | None:
+    """Which management events (read, write, or both as 'all'/'some') advanced selectors leave out; None if none.
+
+    A selector records management events when it has `eventCategory` equals `Management`; `readOnly` narrows it
+    to reads or writes, and any `eventSource` filter (e.g. `notEquals kms.amazonaws.com`) leaves sources out.
+    Selectors are alternatives: a read selector and a write selector together record everything.
+    """
+    covered: set[str] = set()
+    for selector in selectors:
+        fields = selector.get("fieldSelectors") if isinstance(selector, dict) else None
+        if fields is UNKNOWN or selector is UNKNOWN:
+            return None  # decided at update
+        fields = [f for f in fields if isinstance(f, dict)] if isinstance(fields, list) else []
+        by_name = {str(f.get("field")): f for f in fields}
+        category = by_name.get("eventCategory")
+        if category is None or "Management" not in as_list(category.get("equals")):
+            continue
+        if "eventSource" in by_name and any(as_list(by_name["eventSource"].get(k)) for k in _SOURCE_FILTERS):
+            continue  # only some event sources
+        both = {"true", "false"}
+        read_only = by_name.get("readOnly") or {}
+        values = {str(v).lower() for v in as_list(read_only.get("equals"))} or both
+        values -= {str(v).lower() for v in as_list(read_only.get("notEquals"))}
+        covered |= values & both
+    if covered == {"true", "false"}:
+        return None
+    return {frozenset(): "all", frozenset({"true"}): "write", frozenset({"false"}): "read"}[frozenset(covered)]
+
+
 @stack_policy(
     name="baseline-cloudtrail",
     description="The account baseline must include a multi-region CloudTrail trail with log file validation.",
     severity=Severity.HIGH,
     controls=("CloudTrail.1", "CIS3 3.1", "CloudTrail.4", "CIS3 3.2"),
     remediation="Create an `aws.cloudtrail.Trail` with `is_multi_region_trail=True`, "
-    "`enable_log_file_validation=True`, `include_global_service_events=True` and all management events.",
+    "`enable_log_file_validation=True`, `include_global_service_events=True` and all management events (with "
+    "`advanced_event_selectors`, one selecting `eventCategory` = Management with no `readOnly` or "
+    "`eventSource` filter, or read and write selectors together).",
     guarantee=True,
     config=dict(_OWNS),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from pulumi_policy import Severity
@@ -23,6 +23,12 @@ _KEY_INPUT = {
     T.LOG_GROUP: "kmsKeyId",
     T.TRAIL: "kmsKeyId",
     T.EVENT_BUS: "kmsKeyIdentifier",
+    T.RDS_SNAPSHOT_COPY: "kmsKeyId",
+    T.RDS_CLUSTER_SNAPSHOT_COPY: "kmsKeyId",
+    T.RDS_BACKUP_REPLICATION: "kmsKeyId",
+    T.DYNAMODB_TABLE_REPLICA: "kmsKeyArn",
+    T.SCHEDULER_SCHEDULE: "kmsKeyArn",
+    T.EVENT_DATA_STORE: "kmsKeyId",
 }
 
 
@@ -68,49 +74,104 @@ def _sse_rules_problem(rules: Any) -> str | None:
 
 @resource_policy(
     name="data-encrypted-with-cmk",
-    description="Data stores and logs must be encrypted with a customer managed KMS key.",
+    description="Data stores, their copies and replicas, and logs must be encrypted with a customer managed KMS key.",
     severity=Severity.HIGH,
     controls=("RDS.3", "RDS.27", "CIS3 2.3.1", "SQS.1", "SNS.1", "CloudTrail.2", "CIS3 3.5", "S3.17",
-              "AwsSolutions-RDS2", "AwsSolutions-SQS2"),
-    remediation="Pass the ARN of the platform's KMS key: RDS `storage_encrypted=True` + `kms_key_id`; DynamoDB "
-    "`server_side_encryption={enabled: True, kms_key_arn}`; SQS/SNS `kms_master_key_id`; Secrets Manager, "
-    "log groups and trails `kms_key_id`; EventBridge bus `kms_key_identifier`; S3 SSE configuration "
-    "`sse_algorithm='aws:kms'` with `kms_master_key_id`. Never `alias/aws/*`.",
-    resource_types=tuple(_KEY_INPUT),
+              "AwsSolutions-RDS2", "AwsSolutions-SQS2", "CKV_AWS_354", "CKV_AWS_266", "CKV_AWS_245",
+              "CKV_AWS_271", "CKV_AWS_297", "CKV_AWS_294", "CKV_AWS_327", "CKV_AWS_119"),
+    remediation="Pass the ARN of the platform's KMS key: RDS `storage_encrypted=True` + `kms_key_id` (and "
+    "`performance_insights_kms_key_id` when Performance Insights is on); RDS snapshot copies and automated-backup "
+    "replication `kms_key_id`; a global cluster `storage_encrypted=True`; DynamoDB "
+    "`server_side_encryption={enabled: True, kms_key_arn}` and `kms_key_arn` on every replica (inline or "
+    "`TableReplica`); SQS/SNS `kms_master_key_id`; Secrets Manager, log groups, trails and CloudTrail event data "
+    "stores `kms_key_id`; EventBridge bus `kms_key_identifier`; Scheduler schedules `kms_key_arn`; S3 SSE "
+    "configuration `sse_algorithm='aws:kms'` with `kms_master_key_id`. Never `alias/aws/*`.",
+    resource_types=(*_KEY_INPUT, T.RDS_CLUSTER_INSTANCE, T.RDS_GLOBAL_CLUSTER),
     guarantee=True,
     preview_note="A key ARN that is unknown at preview counts as set (it comes from the stack's KMS key). "
     "S3 buckets are decided by s3-bucket-encrypted-with-cmk, which needs the whole stack (log targets).",
 )
 def data_encrypted_with_cmk(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    if r.type in (T.RDS_INSTANCE, T.RDS_CLUSTER):
-        if is_set(r.get("replicateSourceDb")):
-            return  # a read replica inherits the source's encryption
-        if as_bool(r.get("storageEncrypted")) is not True and r.get("storageEncrypted") is not UNKNOWN:
-            yield f"The {r.label} must set storageEncrypted=true (default false)."
-            return
-    if r.type == T.DYNAMODB_TABLE:
-        enabled = r.get("serverSideEncryption.enabled")
-        if enabled is not UNKNOWN and as_bool(enabled) is not True:
-            yield (f"The DynamoDB table {r.label} uses the AWS owned key; set serverSideEncryption.enabled=true "
-                   "with kmsKeyArn.")
-            return
-    problem = _key_problem(r.get(_KEY_INPUT[r.type]))
+    check = _SPECIAL_FORMS.get(r.type)
+    if check is not None:
+        yield from check(r)
+    else:
+        yield from _key_input(r, _KEY_INPUT[r.type])
+
+
+def _key_input(r: Resource, key: str) -> Iterator[str]:
+    problem = _key_problem(r.get(key))
     if problem:
-        yield f"The {r.label} is encrypted with {problem}; set {_KEY_INPUT[r.type]} to a customer managed KMS key."
+        yield f"The {r.label} is encrypted with {problem}; set {key} to a customer managed KMS key."
+
+
+def _rds(r: Resource) -> Iterator[str]:
+    yield from _performance_insights(r)
+    if r.type == T.RDS_CLUSTER_INSTANCE:
+        return  # storage is the cluster's
+    if is_set(r.get("replicateSourceDb")):
+        return  # a read replica inherits the source's encryption
+    if as_bool(r.get("storageEncrypted")) is not True and r.get("storageEncrypted") is not UNKNOWN:
+        yield f"The {r.label} must set storageEncrypted=true (default false)."
+        return
+    yield from _key_input(r, "kmsKeyId")
+
+
+def _performance_insights(r: Resource) -> Iterator[str]:
+    """Performance Insights keeps query text and samples: without its own key it uses aws/rds."""
+    enabled = as_bool(r.get("performanceInsightsEnabled")) is True or r.get("databaseInsightsMode") == "advanced"
+    if enabled:
+        problem = _key_problem(r.get("performanceInsightsKmsKeyId"))
+        if problem:
+            yield (f"The {r.label} enables Performance Insights encrypted with {problem}; set "
+                   "performanceInsightsKmsKeyId to a customer managed KMS key.")
+
+
+def _dynamodb(r: Resource) -> Iterator[str]:
+    enabled = r.get("serverSideEncryption.enabled")
+    if enabled is not UNKNOWN and as_bool(enabled) is not True:
+        yield (f"The DynamoDB table {r.label} uses the AWS owned key; set serverSideEncryption.enabled=true "
+               "with kmsKeyArn.")
+        return
+    yield from _key_input(r, _KEY_INPUT[r.type])
+    replicas = r.get("replicas")
+    for index, replica in enumerate(replicas if isinstance(replicas, list) else []):
+        if isinstance(replica, dict):
+            problem = _key_problem(replica.get("kmsKeyArn"))
+            if problem:
+                yield (f"The DynamoDB table {r.label} replicates to {replica.get('regionName')} (replicas[{index}]) "
+                       f"with {problem}; set the replica's kmsKeyArn to a customer managed key of that region.")
+
+
+def _global_cluster(r: Resource) -> Iterator[str]:
+    if is_set(r.get("sourceDbClusterIdentifier")):
+        return  # built from an existing cluster, whose encryption it keeps
+    if r.get("storageEncrypted") is not UNKNOWN and as_bool(r.get("storageEncrypted")) is not True:
+        yield f"The {r.label} must set storageEncrypted=true (default false); its members inherit it."
+
+
+_SPECIAL_FORMS: dict[str, Callable[[Resource], Iterator[str]]] = {
+    T.RDS_INSTANCE: _rds,
+    T.RDS_CLUSTER: _rds,
+    T.RDS_CLUSTER_INSTANCE: _rds,
+    T.DYNAMODB_TABLE: _dynamodb,
+    T.RDS_GLOBAL_CLUSTER: _global_cluster,
+}
 
 
 @stack_policy(
     name="s3-bucket-encrypted-with-cmk",
-    description="Every S3 bucket must have default encryption with a customer managed KMS key.",
+    description="Every S3 bucket (general purpose and directory) must have default encryption with a customer "
+    "managed KMS key.",
     severity=Severity.HIGH,
-    controls=("S3.17", "AwsSolutions-S1"),
+    controls=("S3.17", "AwsSolutions-S1", "CKV_AWS_145"),
     remediation="Create an `aws.s3.BucketServerSideEncryptionConfiguration` for the bucket with "
     "`sse_algorithm='aws:kms'` and the platform key's ARN (and `bucket_key_enabled=True`).",
     guarantee=True,
 )
 def s3_bucket_encrypted_with_cmk(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
     log_targets = _server_access_log_targets(stack)
-    for bucket in stack.of_type(*T.S3_BUCKETS):
+    for bucket in stack.of_type(*T.S3_BUCKETS, T.S3_DIRECTORY_BUCKET):
         inline = bucket.get("serverSideEncryptionConfiguration.rules")
         if inline is not None and _sse_rules_problem(inline) is None:
             continue

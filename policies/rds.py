@@ -283,3 +283,42 @@ def rds_not_in_public_subnet(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[t
                         if _world_route_to_igw(stack, table, igws):
                             yield (f"The {db.label} uses subnet {subnet.label}, whose route table {table.label} "
                                    "routes 0.0.0.0/0 to an internet gateway.", db.urn)
+
+
+@resource_policy(
+    name="rds-snapshot-not-public",
+    description="RDS snapshots (instance, cluster and their copies) must not be shared with everyone.",
+    severity=Severity.CRITICAL,
+    controls=("RDS.1", "CKV_AWS_302"),
+    remediation="Remove 'all' from `shared_accounts`; share with named account ids only.",
+    resource_types=(T.RDS_SNAPSHOT, T.RDS_CLUSTER_SNAPSHOT, T.RDS_SNAPSHOT_COPY, T.RDS_CLUSTER_SNAPSHOT_COPY),
+)
+def rds_snapshot_not_public(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    if any(isinstance(a, str) and a.strip().lower() == "all" for a in as_list(r.get("sharedAccounts"))):
+        yield f"The {r.label} is shared with 'all': anyone with an AWS account can restore it."
+
+
+def _cross_region_replica(r: Resource) -> bool:
+    source = r.get("replicateSourceDb")
+    return isinstance(source, str) and source.startswith("arn:")
+
+
+@resource_policy(
+    name="rds-in-custom-subnet-group",
+    description="RDS instances and clusters must be placed with a DB subnet group (none means the default VPC).",
+    severity=Severity.HIGH,
+    controls=("NoDefaultVPC",),
+    remediation="Set `db_subnet_group_name` to a subnet group of the workload's isolated subnets (and "
+    "`vpc_security_group_ids`); without one RDS uses the default VPC, whose subnets are public.",
+    resource_types=(T.RDS_INSTANCE, T.RDS_CLUSTER),
+    preview_note="A same-region read replica takes its source's subnet group; a cross-region one (source given "
+    "as an ARN) needs its own.",
+)
+def rds_in_custom_subnet_group(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    if r.type == T.RDS_INSTANCE and is_set(r.get("replicateSourceDb")) and not _cross_region_replica(r):
+        return
+    if r.type == T.RDS_CLUSTER and is_set(r.get("replicationSourceIdentifier")):
+        return
+    if not is_set(r.get("dbSubnetGroupName")):
+        yield (f"The {r.label} has no dbSubnetGroupName, so it is created in the default VPC (public subnets, "
+               "the default security group).")

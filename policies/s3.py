@@ -1,4 +1,5 @@
-"""S3 bucket policies (each bucket's companion configuration resources)."""
+"""S3 policies: each bucket's companion configuration resources, settings a stack applies to buckets it does
+not own, the account's public access block, and access points."""
 
 from __future__ import annotations
 
@@ -9,15 +10,37 @@ from pulumi_policy import Severity
 
 from . import _tokens as T
 from ._iam import PolicyDocumentError, parse, principal_is_public
-from ._meta import stack_policy, string_list
+from ._meta import resource_policy, stack_policy, string_list
 from ._model import Resource, Stack
-from ._values import UNKNOWN, as_bool, as_list
+from ._public import public_grants
+from ._values import UNKNOWN, as_bool, as_list, is_set
 
 Finding = tuple[str, str | None]
 
 
 def _companions(stack: Stack, bucket: Resource, types: Iterable[str]) -> list[Resource]:
     return stack.referrers(bucket, types, "bucket", ["bucket", "id"])
+
+
+_PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def _blocks_all(holder: Resource, prefix: str = "", absent: bool = False) -> bool:
+    """All four public access block flags are true (or unknown); ``absent`` is what a missing flag means."""
+    for flag in _PAB_FLAGS:
+        value = holder.get(prefix + flag)
+        if value is UNKNOWN:
+            continue
+        if (absent if value is None else as_bool(value)) is not True:
+            return False
+    return True
+
+
+def _unowned_companions(stack: Stack, types: Iterable[str]) -> list[Resource]:
+    """Companion resources (``bucket`` input) for a bucket this stack does not declare."""
+    buckets = stack.of_type(*T.S3_BUCKETS, T.S3_DIRECTORY_BUCKET)
+    return [c for c in stack.of_type(*types)
+            if not any(stack.refers_to(c, "bucket", b, ["bucket", "id"]) for b in buckets)]
 
 
 def _each_bucket_needs(stack: Stack, types: Iterable[str], ok: Callable[[Resource], bool], what: str,
@@ -39,13 +62,28 @@ def _each_bucket_needs(stack: Stack, types: Iterable[str], ok: Callable[[Resourc
     "block_public_policy, ignore_public_acls and restrict_public_buckets all true.",
 )
 def s3_bucket_public_access_block(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
-    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
-
-    def ok(c: Resource) -> bool:
-        return all(c.get(f) is UNKNOWN or as_bool(c.get(f)) is True for f in flags)
-
-    yield from _each_bucket_needs(stack, [T.S3_PUBLIC_ACCESS_BLOCK], ok,
+    yield from _each_bucket_needs(stack, [T.S3_PUBLIC_ACCESS_BLOCK], _blocks_all,
                                   "BucketPublicAccessBlock with all four flags true")
+    for pab in _unowned_companions(stack, [T.S3_PUBLIC_ACCESS_BLOCK]):
+        if not _blocks_all(pab):
+            yield (f"The {pab.label} weakens the public access block of bucket {pab.get('bucket')}, which this "
+                   "stack does not own: all four flags must stay true.", pab.urn)
+
+
+@resource_policy(
+    name="s3-account-public-access-block-not-weakened",
+    description="No stack may weaken the account's S3 Block Public Access settings.",
+    severity=Severity.HIGH,
+    controls=("S3.1", "CIS3 2.1.4", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
+    remediation="Declare `aws.s3.AccountPublicAccessBlock` only in the stack that owns the account baseline, with "
+    "all four flags true (an absent flag is false).",
+    resource_types=(T.S3_ACCOUNT_PUBLIC_ACCESS_BLOCK,),
+)
+def s3_account_public_access_block_not_weakened(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    weak = [f for f in _PAB_FLAGS if r.get(f) is not UNKNOWN and as_bool(r.get(f)) is not True]
+    if weak:
+        yield (f"The {r.label} sets {', '.join(weak)} false or leaves them out (default false): the whole "
+               "account's buckets lose that protection.")
 
 
 def _ssl_deny(document: Any) -> bool:
@@ -111,6 +149,10 @@ def s3_bucket_owner_enforced(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[F
     yield from _each_bucket_needs(
         stack, [T.S3_OWNERSHIP], lambda c: c.get("rule.objectOwnership") in ("BucketOwnerEnforced", UNKNOWN),
         "BucketOwnershipControls with objectOwnership BucketOwnerEnforced")
+    for owner in _unowned_companions(stack, [T.S3_OWNERSHIP]):
+        if owner.get("rule.objectOwnership") not in ("BucketOwnerEnforced", UNKNOWN):
+            yield (f"The {owner.label} re-enables ACLs ({owner.get('rule.objectOwnership')}) on bucket "
+                   f"{owner.get('bucket')}, which this stack does not own.", owner.urn)
     for acl in stack.of_type(*T.S3_ACL):
         yield f"The {acl.label} manages access with ACLs; use bucket policies instead.", acl.urn
     for bucket in stack.of_type(*T.S3_BUCKETS):
@@ -141,3 +183,42 @@ def s3_bucket_versioning(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Findi
     yield from _each_bucket_needs(
         stack, T.S3_VERSIONING,
         lambda c: c.get("versioningConfiguration.status") in ("Enabled", UNKNOWN), "versioning Enabled")
+
+
+def _access_point_policies(stack: Stack, point: Resource) -> list[tuple[Resource, str, Any]]:
+    found = [(point, "policy", point.get("policy"))] if point.get("policy") is not None else []
+    for companion in stack.referrers(point, [T.S3_ACCESS_POINT_POLICY], "accessPointArn", ["arn"]):
+        found.append((companion, "policy", companion.get("policy")))
+    return found
+
+
+@stack_policy(
+    name="s3-access-point-not-public",
+    description="S3 access points (and multi-region access points) must block public access and must not grant "
+    "access to everyone.",
+    severity=Severity.CRITICAL,
+    controls=("S3.19", "S3.24", "CKV_AWS_392"),
+    remediation="Leave `public_access_block_configuration` out or all four flags true (multi-region: "
+    "`details.public_access_block`); restrict the access point policy to named principals or give the access "
+    "point a VPC network origin (`vpc_configuration`).",
+    preview_note="An access point policy built from outputs is unknown at preview and checked at update. An "
+    "access point whose network origin is a VPC cannot be reached from the internet; its policy is not judged.",
+)
+def s3_access_point_not_public(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
+    for point in stack.of_type(T.S3_ACCESS_POINT):
+        # Access points block public access unless told otherwise (every flag defaults to true).
+        if not _blocks_all(point, "publicAccessBlockConfiguration.", absent=True):
+            yield (f"The S3 access point {point.label} turns off part of its public access block.", point.urn)
+        if is_set(point.get("vpcConfiguration.vpcId")):
+            continue
+        for holder, key, document in _access_point_policies(stack, point):
+            for finding in public_grants(holder, key, document):
+                yield finding, holder.urn
+    for mrap in stack.of_type(T.S3_MULTI_REGION_ACCESS_POINT):
+        if not _blocks_all(mrap, "details.publicAccessBlock.", absent=True):
+            yield (f"The multi-region access point {mrap.label} turns off part of its public access block.",
+                   mrap.urn)
+    for policy in stack.of_type(T.S3_MULTI_REGION_ACCESS_POINT_POLICY, T.S3_OBJECT_LAMBDA_ACCESS_POINT_POLICY):
+        key = "details.policy" if policy.type == T.S3_MULTI_REGION_ACCESS_POINT_POLICY else "policy"
+        for finding in public_grants(policy, key, policy.get(key)):
+            yield finding, policy.urn

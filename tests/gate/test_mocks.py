@@ -24,3 +24,11 @@ def test_rds_and_sqs_get_the_outputs_programs_feed_onwards() -> None:
     assert db["resourceId"].startswith("db-")
     queue = _new("aws:sqs/queue:Queue", "q", {})
     assert queue["url"].startswith(f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT_ID}/")
+
+
+def test_autonamed_subnet_and_parameter_groups_get_their_name() -> None:
+    # A DB placed with `db_subnet_group_name=group.name` must not lose the input when the name is autonamed.
+    group = _new("aws:rds/subnetGroup:SubnetGroup", "db-subnets", {"subnetIds": ["subnet-1"]})
+    assert group["name"].startswith("db-subnets-")
+    named = _new("aws:rds/subnetGroup:SubnetGroup", "db-subnets", {"name": "chosen"})
+    assert named["name"] == "chosen"
