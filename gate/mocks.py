@@ -124,10 +124,6 @@ def render_policy_document(args: dict) -> dict:
     return document
 
 
-_AUTONAMED_GROUPS = ("aws:rds/subnetGroup:SubnetGroup", "aws:elasticache/subnetGroup:SubnetGroup",
-                     "aws:rds/parameterGroup:ParameterGroup")
-
-
 def computed_outputs(type_: str, resource_id: str, region: str, inputs: dict) -> dict:
     """Outputs AWS computes that programs commonly feed into other resources (non-preview renders only).
 
@@ -135,8 +131,10 @@ def computed_outputs(type_: str, resource_id: str, region: str, inputs: dict) ->
     graph of a non-preview render as complete as a real update's.
     """
     arn = inputs.get("arn") or mock_arn(type_, resource_id, region)
-    if type_ in _AUTONAMED_GROUPS and "name" not in inputs:
-        return {"name": resource_id}  # the provider autonames it; a DB or cache is placed by this name
+    if "name" not in inputs and "namePrefix" not in inputs:
+        # The provider names it (autonaming, or a default such as the Config recorder's "default"); without a
+        # value, `x.name` fed to another resource (a DB's subnet group, a recorder status) would vanish.
+        return {"name": resource_id, **computed_outputs(type_, resource_id, region, {**inputs, "name": resource_id})}
     if type_ == "aws:rds/instance:Instance":
         address = f"{resource_id}.c0ffee.{region}.rds.amazonaws.com"
         return {

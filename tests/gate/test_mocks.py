@@ -26,9 +26,14 @@ def test_rds_and_sqs_get_the_outputs_programs_feed_onwards() -> None:
     assert queue["url"].startswith(f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT_ID}/")
 
 
-def test_autonamed_subnet_and_parameter_groups_get_their_name() -> None:
-    # A DB placed with `db_subnet_group_name=group.name` must not lose the input when the name is autonamed.
+def test_a_resource_named_by_the_provider_gets_its_name() -> None:
+    # A DB placed with `db_subnet_group_name=group.name` must not lose the input when the name is autonamed,
+    # nor a recorder status `name=recorder.name` when the recorder takes the provider's default name.
     group = _new("aws:rds/subnetGroup:SubnetGroup", "db-subnets", {"subnetIds": ["subnet-1"]})
     assert group["name"].startswith("db-subnets-")
     named = _new("aws:rds/subnetGroup:SubnetGroup", "db-subnets", {"name": "chosen"})
     assert named["name"] == "chosen"
+    recorder = _new("aws:cfg/recorder:Recorder", "account", {"roleArn": "arn:aws:iam::1:role/r"})
+    assert recorder["name"].startswith("account-")
+    db = _new("aws:rds/instance:Instance", "db", {"port": 5432})  # the type's own outputs still come
+    assert db["name"].startswith("db-") and db["endpoint"].endswith(":5432")
