@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,12 @@ _KEY_INPUT = {
     T.DYNAMODB_TABLE_REPLICA: "kmsKeyArn",
     T.SCHEDULER_SCHEDULE: "kmsKeyArn",
     T.EVENT_DATA_STORE: "kmsKeyId",
+    T.EFS_FILE_SYSTEM: "kmsKeyId",
+    T.EFS_REPLICATION: "destination.kmsKeyId",
+    T.ELASTICACHE_REPLICATION_GROUP: "kmsKeyId",
+    T.ELASTICACHE_SERVERLESS: "kmsKeyId",
+    T.OPENSEARCH_DOMAIN: "encryptAtRest.kmsKeyId",
+    T.ELASTICSEARCH_DOMAIN: "encryptAtRest.kmsKeyId",
 }
 
 
@@ -78,15 +85,20 @@ def _sse_rules_problem(rules: Any) -> str | None:
     severity=Severity.HIGH,
     controls=("RDS.3", "RDS.27", "CIS3 2.3.1", "SQS.1", "SNS.1", "CloudTrail.2", "CIS3 3.5", "S3.17",
               "AwsSolutions-RDS2", "AwsSolutions-SQS2", "CKV_AWS_354", "CKV_AWS_266", "CKV_AWS_245",
-              "CKV_AWS_271", "CKV_AWS_297", "CKV_AWS_294", "CKV_AWS_327", "CKV_AWS_119"),
+              "CKV_AWS_271", "CKV_AWS_297", "CKV_AWS_294", "CKV_AWS_327", "CKV_AWS_119", "EFS.1", "EFS.8",
+              "CKV_AWS_42", "CKV_AWS_184", "ElastiCache.4", "CKV_AWS_29", "CKV_AWS_191", "Opensearch.1", "ES.1",
+              "CKV_AWS_5", "CKV_AWS_247"),
     remediation="Pass the ARN of the platform's KMS key: RDS `storage_encrypted=True` + `kms_key_id` (and "
     "`performance_insights_kms_key_id` when Performance Insights is on); RDS snapshot copies and automated-backup "
     "replication `kms_key_id`; a global cluster `storage_encrypted=True`; DynamoDB "
     "`server_side_encryption={enabled: True, kms_key_arn}` and `kms_key_arn` on every replica (inline or "
     "`TableReplica`); SQS/SNS `kms_master_key_id`; Secrets Manager, log groups, trails and CloudTrail event data "
     "stores `kms_key_id`; EventBridge bus `kms_key_identifier`; Scheduler schedules `kms_key_arn`; S3 SSE "
-    "configuration `sse_algorithm='aws:kms'` with `kms_master_key_id`. Never `alias/aws/*`.",
-    resource_types=(*_KEY_INPUT, T.RDS_CLUSTER_INSTANCE, T.RDS_GLOBAL_CLUSTER),
+    "configuration `sse_algorithm='aws:kms'` with `kms_master_key_id`; EFS `encrypted=True` + `kms_key_id` (and "
+    "its replication destination's); ElastiCache replication groups `at_rest_encryption_enabled=True` + "
+    "`kms_key_id`, serverless caches `kms_key_id`; OpenSearch/Elasticsearch domains `encrypt_at_rest` with "
+    "`kms_key_id`, OpenSearch Serverless encryption policies `KmsARN`. Never `alias/aws/*`.",
+    resource_types=(*_KEY_INPUT, T.RDS_CLUSTER_INSTANCE, T.RDS_GLOBAL_CLUSTER, T.OPENSEARCH_SERVERLESS_SECURITY_POLICY),
     guarantee=True,
     preview_note="A key ARN that is unknown at preview counts as set (it comes from the stack's KMS key). "
     "S3 buckets are decided by s3-bucket-encrypted-with-cmk, which needs the whole stack (log targets).",
@@ -150,7 +162,48 @@ def _global_cluster(r: Resource) -> Iterator[str]:
         yield f"The {r.label} must set storageEncrypted=true (default false); its members inherit it."
 
 
+def _switched_on(r: Resource, switch: str, default: bool) -> Iterator[str]:
+    """Encryption that a boolean turns on (``default`` when absent), then the key input."""
+    value = r.get(switch)
+    if value is not UNKNOWN and (default if value is None else as_bool(value)) is not True:
+        yield f"The {r.label} must set {switch}=true (default {str(default).lower()})."
+        return
+    yield from _key_input(r, _KEY_INPUT[r.type])
+
+
+def _efs(r: Resource) -> Iterator[str]:
+    yield from _switched_on(r, "encrypted", False)
+
+
+def _elasticache(r: Resource) -> Iterator[str]:
+    if is_set(r.get("globalReplicationGroupId")):
+        return  # a member of a global datastore takes the primary's encryption
+    yield from _switched_on(r, "atRestEncryptionEnabled", r.get("engine") == "valkey")
+
+
+def _search_domain(r: Resource) -> Iterator[str]:
+    yield from _switched_on(r, "encryptAtRest.enabled", False)
+
+
+def _serverless_search(r: Resource) -> Iterator[str]:
+    if r.get("type") != "encryption":
+        return
+    document = r.get("policy")
+    try:
+        policy = json.loads(document) if isinstance(document, str) else None
+    except json.JSONDecodeError:
+        return  # the service rejects it at deploy
+    if isinstance(policy, dict) and as_bool(policy.get("AWSOwnedKey")) is True:
+        yield (f"The OpenSearch Serverless encryption policy {r.label} uses an AWS owned key; set KmsARN to a "
+               "customer managed key.")
+
+
 _SPECIAL_FORMS: dict[str, Callable[[Resource], Iterator[str]]] = {
+    T.EFS_FILE_SYSTEM: _efs,
+    T.ELASTICACHE_REPLICATION_GROUP: _elasticache,
+    T.OPENSEARCH_DOMAIN: _search_domain,
+    T.ELASTICSEARCH_DOMAIN: _search_domain,
+    T.OPENSEARCH_SERVERLESS_SECURITY_POLICY: _serverless_search,
     T.RDS_INSTANCE: _rds,
     T.RDS_CLUSTER: _rds,
     T.RDS_CLUSTER_INSTANCE: _rds,

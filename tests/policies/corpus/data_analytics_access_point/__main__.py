@@ -10,7 +10,8 @@ bucket = config.require("reportsBucket")
 
 point = aws.s3.AccessPoint("vendor-reports", bucket=bucket, name="vendor-reports")
 
-vendor_read = aws.iam.get_policy_document_output(statements=[{
+# The _output form resolves Outputs in the statements; the SDK's types say plain str.
+vendor_read = aws.iam.get_policy_document_output(statements=[{  # type: ignore[list-item]
     "sid": "VendorRead",
     "actions": ["s3:GetObject", "s3:ListBucket"],
     "principals": [{"type": "AWS", "identifiers": ["*"]}],

@@ -41,9 +41,9 @@ workers = aws.s3.AccessPoint(
 auditors = aws.s3.AccessPoint("archive-auditors", bucket=config.require("archiveBucket"), name="archive-auditors")
 aws.s3control.AccessPointPolicy(
     "archive-auditors", access_point_arn=auditors.arn,
-    policy=auditors.arn.apply(lambda arn: pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
+    policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{config.require('auditorAccount')}:root"},
-        "Action": "s3:GetObject", "Resource": f"{arn}/object/*"}]})))
+        "Action": "s3:GetObject", "Resource": auditors.arn.apply(lambda arn: f"{arn}/object/*")}]}))
 
 # --- Aurora ---------------------------------------------------------------------------------------------
 cluster = aws.rds.Cluster(
@@ -57,7 +57,8 @@ cluster = aws.rds.Cluster(
 for index in range(2):
     aws.rds.ClusterInstance(
         f"ingest-{index}", cluster_identifier=cluster.id, instance_class="db.r6g.large",
-        engine="aurora-postgresql", performance_insights_enabled=True, performance_insights_kms_key_id=key.arn)
+        engine=aws.rds.EngineType.AURORA_POSTGRESQL, performance_insights_enabled=True,
+        performance_insights_kms_key_id=key.arn)
 aws.rds.ClusterSnapshot("ingest-audit", db_cluster_identifier=cluster.id,
                         db_cluster_snapshot_identifier="ingest-audit",
                         shared_accounts=[config.require("auditorAccount")])
