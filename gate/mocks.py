@@ -153,6 +153,9 @@ def computed_outputs(type_: str, resource_id: str, region: str, inputs: dict) ->
         return {"invokeUrl": f"https://{resource_id}.execute-api.{region}.amazonaws.com/{inputs.get('stageName')}"}
     if type_ == "aws:lambda/function:Function":
         return {"invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"}
+    if type_ == "aws:lambda/layerVersion:LayerVersion":
+        layer_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{inputs.get('layerName') or resource_id}"
+        return {"version": "1", "layerArn": layer_arn}
     if type_ == "aws:kms/key:Key":
         return {"keyId": resource_id}
     if type_ == "aws:ec2/vpc:Vpc":

@@ -10,8 +10,17 @@ from pulumi_policy import Severity
 from . import _tokens as T
 from ._iam import PolicyDocumentError, parse, principal_is_public
 from ._meta import stack_policy
-from ._model import Stack
+from ._model import Resource, Stack
 from ._values import is_set
+
+
+def _dead_letter_inputs(stack: Stack) -> list[tuple[Resource, str]]:
+    """Inputs through which a queue receives what another service could not deliver or process: a function's
+    dead-letter config or async on-failure destination, an EventBridge target's or SNS subscription's DLQ."""
+    return ([(fn, "deadLetterConfig") for fn in stack.of_type(T.LAMBDA_FUNCTION)]
+            + [(c, "destinationConfig") for c in stack.of_type(T.LAMBDA_EVENT_INVOKE_CONFIG)]
+            + [(t, "deadLetterConfig") for t in stack.of_type(T.EVENT_TARGET)]
+            + [(sub, "redrivePolicy") for sub in stack.of_type(T.SNS_TOPIC_SUBSCRIPTION)])
 
 
 @stack_policy(
@@ -31,8 +40,7 @@ def sqs_dead_letter_queue(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tupl
             or (isinstance(other.get("redrivePolicy"), str) and isinstance(queue.get("arn"), str)
                 and queue.get("arn") in other.get("redrivePolicy"))
             for other in queues if other is not queue
-        ) or any(queue.urn in fn.prop_deps.get("deadLetterConfig", set())
-                 for fn in stack.of_type(T.LAMBDA_FUNCTION))
+        ) or any(queue.urn in holder.prop_deps.get(key, set()) for holder, key in _dead_letter_inputs(stack))
         if not is_dlq:
             yield f"The SQS queue {queue.label} has no redrivePolicy and is no other queue's dead-letter queue.", \
                 queue.urn

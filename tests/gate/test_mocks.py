@@ -37,3 +37,8 @@ def test_a_resource_named_by_the_provider_gets_its_name() -> None:
     assert recorder["name"].startswith("account-")
     db = _new("aws:rds/instance:Instance", "db", {"port": 5432})  # the type's own outputs still come
     assert db["name"].startswith("db-") and db["endpoint"].endswith(":5432")
+
+
+def test_layer_versions_get_their_version_number() -> None:
+    layer = _new("aws:lambda/layerVersion:LayerVersion", "sdk", {"layerName": "render-sdk"})
+    assert int(layer["version"]) == 1 and layer["layerArn"].endswith(":layer:render-sdk")

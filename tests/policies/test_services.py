@@ -324,3 +324,14 @@ def test_code_signing() -> None:
     warn = Res(T.LAMBDA_CODE_SIGNING_CONFIG, "csc", {"arn": UNKNOWN, "policies": {
         "untrustedArtifactOnDeployment": "Warn"}})
     assert "only warns" in of(Pack().analyze_stack([warn, signed]), policy)[0].message
+
+
+@pytest.mark.parametrize(("holder", "key"), [
+    (T.LAMBDA_EVENT_INVOKE_CONFIG, "destinationConfig"), (T.EVENT_TARGET, "deadLetterConfig"),
+    (T.SNS_TOPIC_SUBSCRIPTION, "redrivePolicy"), (T.LAMBDA_FUNCTION, "deadLetterConfig"),
+])
+def test_a_queue_that_receives_failed_deliveries_is_a_dead_letter_queue(holder: str, key: str) -> None:
+    queue = Res(T.SQS_QUEUE, "failures", {"kmsMasterKeyId": KEY})
+    user = Res(holder, "user", {key: UNKNOWN}, prop_deps={key: ["failures"]})
+    assert of(Pack().analyze_stack([queue, user]), "sqs-dead-letter-queue") == []
+    assert len(of(Pack().analyze_stack([queue]), "sqs-dead-letter-queue")) == 1
