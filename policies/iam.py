@@ -38,6 +38,17 @@ RESOURCE_POLICY_INPUTS: dict[str, str] = {
     T.EVENT_BUS_POLICY: "policy",
     T.LOG_RESOURCE_POLICY: "policyDocument",
     T.IAM_ROLE: "assumeRolePolicy",
+    # Resource policies of the services a pull request may add (same semantics, no network origin to weigh).
+    T.KMS_REPLICA_KEY: "policy",
+    T.KMS_REPLICA_EXTERNAL_KEY: "policy",
+    T.KMS_EXTERNAL_KEY: "policy",
+    T.DYNAMODB_RESOURCE_POLICY: "policy",
+    T.ECR_REPOSITORY_POLICY: "policy",
+    T.ECR_REGISTRY_POLICY: "policy",
+    T.ECR_CREATION_TEMPLATE: "repositoryPolicy",
+    T.EFS_FILE_SYSTEM_POLICY: "policy",
+    T.LAMBDA_RESOURCE_POLICY: "policy",
+    T.S3_CONTROL_BUCKET_POLICY: "policy",
 }
 
 _DEFAULT_WILDCARD_RESOURCE_ACTIONS = [

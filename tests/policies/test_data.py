@@ -221,3 +221,21 @@ def test_trail_advanced_event_selectors_must_keep_management_events(selectors: l
         assert diags == []
     else:
         assert len(diags) == 1 and dropped in diags[0].message
+
+
+@pytest.mark.parametrize("type_", [T.KMS_REPLICA_KEY, T.KMS_REPLICA_EXTERNAL_KEY, T.KMS_EXTERNAL_KEY,
+                                   T.DYNAMODB_RESOURCE_POLICY, T.ECR_REPOSITORY_POLICY, T.ECR_REGISTRY_POLICY,
+                                   T.EFS_FILE_SYSTEM_POLICY, T.LAMBDA_RESOURCE_POLICY, T.S3_CONTROL_BUCKET_POLICY])
+def test_resource_policies_of_new_services_are_checked(type_: str) -> None:
+    policy = "resource-policy-not-public"
+    public = _policy({"Effect": "Allow", "Principal": "*", "Action": "*:Get*", "Resource": "*"})
+    diags = of(Pack().analyze(type_, {"policy": public}), policy)
+    assert len(diags) == 1 and diags[0].level == "mandatory"
+    assert of(Pack().analyze(type_, {"policy": _policy({**ACCOUNT_GET, "Action": "*:Get*"})}), policy) == []
+    assert of(Pack().analyze(type_, {"policy": UNKNOWN}), policy) == []
+
+
+def test_repository_creation_template_policy() -> None:
+    public = _policy({"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage", "Resource": "*"})
+    diags = of(Pack().analyze(T.ECR_CREATION_TEMPLATE, {"repositoryPolicy": public}), "resource-policy-not-public")
+    assert len(diags) == 1
