@@ -29,6 +29,7 @@ def _stage_method_settings(stack: Stack, stage: Resource) -> list[Resource]:
     name="apigateway-method-authorization",
     description="API Gateway methods must require authorization (Lambda authorizer, IAM or Cognito).",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("AwsSolutions-APIG4", "AwsSolutions-COG4"),
     remediation="Set `authorization` to CUSTOM (with `authorizer_id`), AWS_IAM or COGNITO_USER_POOLS. "
     "Only CORS preflight (OPTIONS) or routes listed in `exemptMethodNames` may use NONE.",
@@ -64,6 +65,7 @@ def apigateway_method_authorization(r: Resource, cfg: Mapping[str, Any]) -> Iter
     name="apigateway-stage-throttling",
     description="Every API Gateway stage must have stage-wide (`*/*`) throttling within the configured bounds.",
     severity=Severity.HIGH,
+    category="resilience",
     controls=("APIGWDefaultThrottling",),
     remediation="Add an `aws.apigateway.MethodSettings` with `method_path='*/*'` for the stage and set "
     "`settings.throttling_rate_limit` and `settings.throttling_burst_limit` within the configured limits.",
@@ -111,6 +113,7 @@ def apigateway_stage_throttling(stack: Stack, cfg: Mapping[str, Any]) -> Iterato
     name="apigateway-usage-plan-limits",
     description="API Gateway usage plans must set throttle and quota limits and name the stages they apply to.",
     severity=Severity.HIGH,
+    category="resilience",
     controls=("APIGWDefaultThrottling",),
     remediation="Set `throttle_settings` (rate_limit, burst_limit > 0), `quota_settings` (limit > 0, period) "
     "and `api_stages` on the usage plan.",
@@ -138,6 +141,7 @@ def apigateway_usage_plan_limits(r: Resource, cfg: Mapping[str, Any]) -> Iterato
     name="apigateway-api-key-usage-plan",
     description="Every API Gateway API key must be attached to a usage plan.",
     severity=Severity.HIGH,
+    category="resilience",
     controls=("APIGWDefaultThrottling",),
     remediation="Create an `aws.apigateway.UsagePlanKey` with `key_id=api_key.id`, `key_type='API_KEY'` and "
     "the usage plan's id.",
@@ -154,6 +158,7 @@ def apigateway_api_key_usage_plan(stack: Stack, cfg: Mapping[str, Any]) -> Itera
     name="apigateway-stage-waf",
     description="Every API Gateway stage must be associated with a regional WAFv2 web ACL.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("APIGateway.4", "AwsSolutions-APIG3"),
     remediation="Create an `aws.wafv2.WebAclAssociation` with `resource_arn=stage.arn` and the ARN of a "
     "`aws.wafv2.WebAcl` whose scope is REGIONAL.",
@@ -180,6 +185,7 @@ def apigateway_stage_waf(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Findi
     name="apigateway-stage-access-logging",
     description="API Gateway stages must write access logs (destination and format).",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("AwsSolutions-APIG1",),
     remediation="Set `access_log_settings` with `destination_arn` (a CloudWatch log group ARN) and `format`.",
     resource_types=(T.API_STAGE,),
@@ -195,6 +201,7 @@ def apigateway_stage_access_logging(r: Resource, cfg: Mapping[str, Any]) -> Iter
     name="apigateway-execution-logging",
     description="API Gateway stages must have execution logging (ERROR or INFO) for all methods.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("APIGateway.1", "AwsSolutions-APIG6"),
     remediation="In the stage's `*/*` MethodSettings set `settings.logging_level` to ERROR or INFO, and give "
     "`aws.apigateway.Account` a `cloudwatch_role_arn` (the account-level CloudWatch role).",
@@ -217,6 +224,7 @@ def apigateway_execution_logging(stack: Stack, cfg: Mapping[str, Any]) -> Iterat
     name="apigateway-xray-tracing",
     description="API Gateway stages should have X-Ray tracing enabled.",
     severity=Severity.LOW,
+    category="operations",
     controls=("APIGateway.3",),
     remediation="Set `xray_tracing_enabled=True` on the stage.",
     resource_types=(T.API_STAGE,),
@@ -230,6 +238,7 @@ def apigateway_xray_tracing(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     name="apigateway-cache-encrypted",
     description="API Gateway method caches must be encrypted at rest.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("APIGateway.5",),
     remediation="Where `settings.caching_enabled` is true set `settings.cache_data_encrypted=True`.",
     resource_types=(T.API_METHOD_SETTINGS,),
@@ -243,6 +252,7 @@ def apigateway_cache_encrypted(r: Resource, cfg: Mapping[str, Any]) -> Iterator[
     name="apigateway-client-certificate",
     description="API Gateway stages should present a client certificate to HTTP backends.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("APIGateway.2",),
     remediation="Create an `aws.apigateway.ClientCertificate` and set `client_certificate_id` on the stage, "
     "or set `notRequiredForLambdaOnlyApis` when every integration is AWS_PROXY to Lambda.",
@@ -273,6 +283,7 @@ _TLS_POLICIES = [
     name="apigateway-domain-tls-policy",
     description="API Gateway custom domains must use a recommended TLS security policy.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("APIGateway.11",),
     remediation="Set `security_policy` to one of the allowed enhanced policies (and `endpoint_access_mode`).",
     resource_types=(T.API_DOMAIN,),
@@ -290,6 +301,7 @@ def apigateway_domain_tls_policy(r: Resource, cfg: Mapping[str, Any]) -> Iterato
     name="apigateway-request-validation",
     description="REST APIs must validate request bodies and parameters.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("AwsSolutions-APIG2",),
     remediation="Create an `aws.apigateway.RequestValidator` for the API with `validate_request_body` and "
     "`validate_request_parameters` true, and set `request_validator_id` on the methods.",

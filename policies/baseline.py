@@ -54,6 +54,7 @@ def _trail_gaps(trail: Resource) -> list[str]:
     name="baseline-cloudtrail",
     description="The account baseline must include a multi-region CloudTrail trail with log file validation.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("CloudTrail.1", "CIS3 3.1", "CloudTrail.4", "CIS3 3.2"),
     remediation="Create an `aws.cloudtrail.Trail` with `is_multi_region_trail=True`, "
     "`enable_log_file_validation=True`, `include_global_service_events=True` and all management events.",
@@ -76,13 +77,15 @@ def baseline_cloudtrail(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Findin
     name="baseline-config-recorder",
     description="The account baseline must include an enabled AWS Config recorder recording all resources.",
     severity=Severity.CRITICAL,
+    category="operations",
     controls=("Config.1", "CIS3 3.3"),
     remediation="Create an `aws.cfg.Recorder` (all_supported, include_global_resource_types, the "
     "AWSServiceRoleForConfig service-linked role), an `aws.cfg.DeliveryChannel` and an "
     "`aws.cfg.RecorderStatus` with `is_enabled=True`.",
     guarantee=True,
     config={**_OWNS, "requireServiceLinkedRole": boolean(
-        "Require the recorder to use the AWSServiceRoleForConfig service-linked role (Config.1 default).", True),
+        "Require the recorder to use the AWSServiceRoleForConfig service-linked role (Config.1's own default). "
+        "Off by default because the platform records with a scoped role of its own.", False),
         "requireGlobalResourceTypes": boolean(
         "Require include_global_resource_types (true in the home region).", True)},
 )
@@ -115,6 +118,7 @@ def baseline_config_recorder(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[F
     name="baseline-guardduty",
     description="The account baseline must include an enabled GuardDuty detector.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("GuardDuty.1",),
     remediation="Create an `aws.guardduty.Detector` with `enable=True`.",
     guarantee=True,
@@ -134,6 +138,7 @@ def baseline_guardduty(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
     name="baseline-guardduty-features",
     description="GuardDuty protection plans relevant to the workload must be enabled.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("GuardDuty.6", "GuardDuty.9", "GuardDuty.10"),
     remediation="Create `aws.guardduty.DetectorFeature` resources with `status='ENABLED'` for each required "
     "feature.",
@@ -162,6 +167,7 @@ def _single(stack: Stack, cfg: Mapping[str, Any], types: tuple[str, ...], what: 
     name="baseline-inspector",
     description="Amazon Inspector must scan the workload's resource types.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("Inspector.1", "Inspector.2", "Inspector.3", "Inspector.4"),
     remediation="Create an `aws.inspector2.Enabler` for this account with the required `resource_types`.",
     config={**_OWNS, "requiredResourceTypes": string_list(
@@ -179,6 +185,7 @@ def baseline_inspector(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
     name="baseline-access-analyzer",
     description="An IAM Access Analyzer must exist in the region.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("IAM.28", "CIS3 1.20"),
     remediation="Create an `aws.accessanalyzer.Analyzer` with `type='ACCOUNT'` (or ORGANIZATION).",
     config=dict(_OWNS),
@@ -192,6 +199,7 @@ def baseline_access_analyzer(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[F
     name="baseline-security-hub",
     description="Security Hub must be enabled with the FSBP and CIS v3.0 standards.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("CIS3 4.16",),
     remediation="Create an `aws.securityhub.Account` and `StandardsSubscription`s for "
     "aws-foundational-security-best-practices/v/1.0.0 and cis-aws-foundations-benchmark/v/3.0.0.",
@@ -211,6 +219,7 @@ def baseline_security_hub(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Find
     name="baseline-s3-account-public-access-block",
     description="S3 Block Public Access must be on at the account level.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("S3.1", "CIS3 2.1.4"),
     remediation="Create an `aws.s3.AccountPublicAccessBlock` with all four flags true.",
     config=dict(_OWNS),
@@ -225,6 +234,7 @@ def baseline_s3_account_public_access_block(stack: Stack, cfg: Mapping[str, Any]
     name="baseline-ebs-default-encryption",
     description="EBS encryption by default must be enabled.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("EC2.7", "CIS3 2.2.1"),
     remediation="Create an `aws.ebs.EncryptionByDefault` with `enabled=True`.",
     config=dict(_OWNS),
@@ -238,6 +248,7 @@ def baseline_ebs_default_encryption(stack: Stack, cfg: Mapping[str, Any]) -> Ite
     name="baseline-security-contact",
     description="The account must register a security alternate contact.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("Account.1", "CIS3 1.2"),
     remediation="Create an `aws.account.AlternativeContact` with `alternate_contact_type='SECURITY'`.",
     config=dict(_OWNS),
@@ -251,6 +262,7 @@ def baseline_security_contact(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[
     name="baseline-cloudtrail-cloudwatch",
     description="The baseline trail should deliver to CloudWatch Logs (needed for CIS 4.x alarms).",
     severity=Severity.LOW,
+    category="operations",
     controls=("CloudTrail.5",),
     remediation="Set `cloud_watch_logs_group_arn` (with `:*`) and `cloud_watch_logs_role_arn` on the trail.",
     config=dict(_OWNS),

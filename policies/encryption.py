@@ -70,6 +70,7 @@ def _sse_rules_problem(rules: Any) -> str | None:
     name="data-encrypted-with-cmk",
     description="Data stores and logs must be encrypted with a customer managed KMS key.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("RDS.3", "RDS.27", "CIS3 2.3.1", "SQS.1", "SNS.1", "CloudTrail.2", "CIS3 3.5", "S3.17",
               "AwsSolutions-RDS2", "AwsSolutions-SQS2"),
     remediation="Pass the ARN of the platform's KMS key: RDS `storage_encrypted=True` + `kms_key_id`; DynamoDB "
@@ -103,6 +104,7 @@ def data_encrypted_with_cmk(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     name="s3-bucket-encrypted-with-cmk",
     description="Every S3 bucket must have default encryption with a customer managed KMS key.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("S3.17", "AwsSolutions-S1"),
     remediation="Create an `aws.s3.BucketServerSideEncryptionConfiguration` for the bucket with "
     "`sse_algorithm='aws:kms'` and the platform key's ARN (and `bucket_key_enabled=True`).",
@@ -148,6 +150,7 @@ def _sse_s3_only(rules: Any) -> bool:
     name="kms-key-rotation",
     description="Symmetric customer managed KMS keys must have automatic rotation enabled.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("KMS.4", "CIS3 3.6", "AwsSolutions-KMS5"),
     remediation="Set `enable_key_rotation=True` on the key (default false).",
     resource_types=(T.KMS_KEY,),

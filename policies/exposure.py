@@ -20,6 +20,7 @@ from .iam import RESOURCE_POLICY_INPUTS, statements_or_error
     description="Resource policies (KMS, SQS, SNS, S3, Secrets Manager, EventBridge, Logs, role trust) must "
     "not allow '*' principals without a fixed source condition.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("KMS.5", "SQS.3", "SNS.4", "S3.2", "S3.3", "CloudTrail.6"),
     remediation="Name the principals (account root, role or service principal) or add a condition pinning "
     "aws:SourceArn / aws:SourceAccount / aws:PrincipalOrgID / kms:CallerAccount to fixed values.",
@@ -45,6 +46,7 @@ def resource_policy_not_public(r: Resource, cfg: Mapping[str, Any]) -> Iterator[
     name="lambda-not-public",
     description="Lambda functions must not be invokable by everyone (permissions and function URLs).",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("Lambda.1",),
     remediation="Use a specific principal; for service principals set `source_arn` (S3 also `source_account`); "
     "function URLs must use AWS_IAM auth.",

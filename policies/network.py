@@ -112,6 +112,7 @@ def _parse_ranges(policy: str, ranges: Iterable[str]) -> set[int]:
     name="security-group-no-public-ingress",
     description="Security groups must not admit 0.0.0.0/0 or ::/0 except TCP on the allowed public ports.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("EC2.18", "EC2.19", "EC2.53", "EC2.54", "EC2.13", "EC2.14", "CIS3 5.2", "CIS3 5.3",
               "AwsSolutions-EC23"),
     remediation="Restrict the source to a security group, prefix list or private CIDR, or open only TCP on "
@@ -153,6 +154,7 @@ def nacl_world_ingress(r: Resource) -> list[IngressRule]:
     name="nacl-no-public-ingress",
     description="Network ACLs must not allow 0.0.0.0/0 or ::/0 inbound except on the allowed ports.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("EC2.21", "CIS3 5.1", "AwsSolutions-VPC3"),
     remediation="Allow world ingress only for TCP/UDP on the allowed ports (default 443) and the configured "
     "return-traffic ranges; deny or narrow everything else.",
@@ -162,8 +164,9 @@ def nacl_world_ingress(r: Resource) -> list[IngressRule]:
         "allowedPorts": {"type": "array", "items": {"type": "integer"},
                          "description": "Ports that may be open to the internet.", "default": [443]},
         "allowedPortRanges": string_list(
-            "Extra 'from-to' ranges allowed from the world, e.g. '1024-65535' for the return traffic of a "
-            "stateless NACL in front of NAT gateways.", []),
+            "Extra 'from-to' ranges allowed from the world: the return traffic of a stateless NACL in front of "
+            "NAT gateways and Lambda ENIs. The default is what the platform's network builds (1024-65535, the "
+            "ephemeral ports; SSH, 22, stays closed).", ["1024-65535"]),
     },
 )
 def nacl_no_public_ingress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -180,6 +183,7 @@ def nacl_no_public_ingress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]
     name="vpc-default-security-group-closed",
     description="The default security group of every VPC must allow no traffic.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("EC2.2", "CIS3 5.4"),
     remediation="Adopt it with `aws.ec2.DefaultSecurityGroup(vpc_id=vpc.id, ingress=[], egress=[])` and add "
     "no rule resources to it.",
@@ -211,6 +215,7 @@ def vpc_default_security_group_closed(stack: Stack, cfg: Mapping[str, Any]) -> I
     name="vpc-flow-logs",
     description="Every VPC must have flow logs capturing rejected (or all) traffic.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("EC2.6", "CIS3 3.7", "AwsSolutions-VPC7"),
     remediation="Create an `aws.ec2.FlowLog` with `vpc_id=vpc.id` and `traffic_type` ALL or REJECT.",
 )
@@ -226,6 +231,7 @@ def vpc_flow_logs(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, s
     name="subnet-no-auto-public-ip",
     description="Subnets must not auto-assign public IP addresses.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("EC2.15",),
     remediation="Leave `map_public_ip_on_launch` and `assign_ipv6_address_on_creation` false; NAT gateways "
     "get their Elastic IP explicitly.",
@@ -241,6 +247,7 @@ def subnet_no_auto_public_ip(r: Resource, cfg: Mapping[str, Any]) -> Iterator[st
     name="nacl-in-use",
     description="Network ACLs should be associated with a subnet.",
     severity=Severity.LOW,
+    category="operations",
     controls=("EC2.16",),
     remediation="Set `subnet_ids` on the network ACL or add a NetworkAclAssociation; delete unused ACLs.",
 )
@@ -256,6 +263,7 @@ def nacl_in_use(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str
     name="eip-in-use",
     description="Elastic IPs should be attached (to a NAT gateway, instance or network interface).",
     severity=Severity.LOW,
+    category="resilience",
     controls=("EC2.12",),
     remediation="Reference the EIP from a NAT gateway's `allocation_id` or attach it; release unused EIPs.",
 )
@@ -271,6 +279,7 @@ def eip_in_use(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str 
     name="lambda-vpc-multi-az",
     description="Lambda functions in a VPC must use subnets in at least two Availability Zones.",
     severity=Severity.MEDIUM,
+    category="resilience",
     controls=("Lambda.5",),
     remediation="Give `vpc_config.subnet_ids` subnets from two or more AZs.",
     config={"minAvailabilityZones": integer("Minimum distinct AZs among the function's subnets.", 2, 1)},

@@ -17,6 +17,7 @@ from ._values import UNKNOWN, is_set
     name="wafv2-web-acl-has-rules",
     description="WAFv2 web ACLs must contain at least one rule or rule group.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("WAF.10",),
     remediation="Add `rules` (e.g. AWS managed rule groups and a rate-based rule) or `rule_json`.",
     resource_types=(T.WAF_WEB_ACL,),
@@ -30,6 +31,7 @@ def wafv2_web_acl_has_rules(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     name="wafv2-cloudwatch-metrics",
     description="WAFv2 web ACLs and their rules must publish CloudWatch metrics.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("WAF.12",),
     remediation="Set `visibility_config.cloudwatch_metrics_enabled=True` on the web ACL and on every rule.",
     resource_types=(T.WAF_WEB_ACL,),
@@ -53,6 +55,7 @@ def wafv2_cloudwatch_metrics(r: Resource, cfg: Mapping[str, Any]) -> Iterator[st
     name="wafv2-logging",
     description="WAFv2 web ACLs should have logging enabled to an aws-waf-logs- destination.",
     severity=Severity.LOW,
+    category="operations",
     controls=("WAF.11",),
     remediation="Create an `aws.wafv2.WebAclLoggingConfiguration` with `resource_arn=web_acl.arn` and a "
     "destination whose name starts with `aws-waf-logs-`.",
