@@ -10,6 +10,7 @@ API_REST_API = "aws:apigateway/restApi:RestApi"
 API_STAGE = "aws:apigateway/stage:Stage"
 API_USAGE_PLAN = "aws:apigateway/usagePlan:UsagePlan"
 API_USAGE_PLAN_KEY = "aws:apigateway/usagePlanKey:UsagePlanKey"
+APIGW2_DOMAIN = "aws:apigatewayv2/domainName:DomainName"
 
 WAF_WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WAF_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"

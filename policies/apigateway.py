@@ -10,7 +10,7 @@ from pulumi_policy import Severity
 from . import _tokens as T
 from ._meta import NotApplicable, boolean, integer, resource_policy, stack_policy, string_list
 from ._model import Resource, Stack
-from ._values import UNKNOWN, as_number, is_set
+from ._values import UNKNOWN, as_bool, as_list, as_number, get, is_set
 
 Finding = tuple[str, str | None]
 
@@ -270,31 +270,73 @@ def apigateway_client_certificate(r: Resource, cfg: Mapping[str, Any]) -> Iterat
         yield f"The API Gateway stage {r.label} must set clientCertificateId."
 
 
+# Every security policy API Gateway offers that refuses TLS 1.0 and 1.1: the legacy TLS_1_2 and all enhanced
+# SecurityPolicy_* ones (AWS API Gateway developer guide, "Supported security policies"; the SecurityPolicy enum
+# of the API Gateway API model, which a test compares this list with). Only TLS_1_0 accepts TLS 1.0/1.1.
 _TLS_POLICIES = [
+    "TLS_1_2",
     "SecurityPolicy_TLS13_1_3_2025_09",
     "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
     "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_FIPS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_Ext2_FIPS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_2021_06",
     "SecurityPolicy_TLS13_2025_EDGE",
     "SecurityPolicy_TLS12_PFS_2025_EDGE",
+    "SecurityPolicy_TLS12_2018_EDGE",
 ]
+
+
+def _effective_tls_policy(r: Resource) -> tuple[Any, str]:
+    """(security policy in force, where it is set); the API's default when the input is absent."""
+    if r.type == T.APIGW2_DOMAIN:
+        configs = r.get("domainNameConfiguration")
+        values = [get(c, "securityPolicy") for c in as_list(configs)]
+        if UNKNOWN in values or configs is UNKNOWN:
+            return UNKNOWN, "domainNameConfiguration.securityPolicy"
+        bad = [v for v in values if v not in (None, "TLS_1_2")]
+        return (bad[0] if bad else "TLS_1_2"), "domainNameConfiguration.securityPolicy"
+    policy = r.get("securityPolicy")
+    if policy is not None:
+        return policy, "securityPolicy"
+    if r.type == T.API_REST_API:
+        # A REST API's own execute-api endpoint defaults to TLS_1_0 unless it is PRIVATE (API Gateway
+        # developer guide, "Default security policies").
+        types = r.get("endpointConfiguration.types")
+        if types is UNKNOWN:
+            return UNKNOWN, "securityPolicy"
+        return ("TLS_1_2" if "PRIVATE" in as_list(types) else "TLS_1_0"), "securityPolicy (absent)"
+    return "TLS_1_2", "securityPolicy (absent)"  # custom domain names default to TLS_1_2
 
 
 @resource_policy(
     name="apigateway-domain-tls-policy",
-    description="API Gateway custom domains must use a recommended TLS security policy.",
+    description="API Gateway custom domains and REST API endpoints must refuse TLS 1.0 and 1.1.",
     severity=Severity.MEDIUM,
     category="exposure",
-    controls=("APIGateway.11",),
-    remediation="Set `security_policy` to one of the allowed enhanced policies (and `endpoint_access_mode`).",
-    resource_types=(T.API_DOMAIN,),
-    config={"allowedSecurityPolicies": string_list("Accepted security_policy values.", _TLS_POLICIES)},
+    controls=("APIGateway.11", "CKV_AWS_206"),
+    remediation="Set `security_policy` to TLS_1_2 or an enhanced `SecurityPolicy_*` policy (with "
+    "`endpoint_access_mode`); on a REST API whose default endpoint stays enabled set it too, since that "
+    "endpoint defaults to TLS_1_0.",
+    resource_types=(T.API_DOMAIN, T.API_REST_API, T.APIGW2_DOMAIN),
+    config={"allowedSecurityPolicies": string_list(
+        "Accepted security policies (default: every policy that refuses TLS 1.0/1.1).", _TLS_POLICIES)},
+    preview_note="A REST API with `disable_execute_api_endpoint=True` is not reachable on its default endpoint "
+    "and is not checked there; its custom domain is.",
 )
 def apigateway_domain_tls_policy(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    policy = r.get("securityPolicy")
+    if r.type == T.API_REST_API and as_bool(r.get("disableExecuteApiEndpoint")) is True:
+        return
+    policy, where = _effective_tls_policy(r)
     if policy is UNKNOWN or policy in cfg["allowedSecurityPolicies"]:
         return
-    yield (f"The API Gateway domain {r.label} uses security policy {policy or 'absent (TLS_1_2)'}; "
-           f"use one of {', '.join(cfg['allowedSecurityPolicies'])}.")
+    what = "API Gateway domain" if r.type != T.API_REST_API else "REST API"
+    why = "which accepts TLS 1.0 and 1.1" if policy == "TLS_1_0" else "which is not an allowed security policy"
+    yield (f"The {what} {r.label} uses security policy {policy} ({where}), {why}; use TLS_1_2 or an enhanced "
+           "SecurityPolicy_* policy.")
 
 
 @stack_policy(

@@ -134,6 +134,27 @@ def baseline_guardduty(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
             yield f"The GuardDuty detector {det.label} sets enable=false.", det.urn
 
 
+# The deprecated Detector.datasources blocks and the DetectorFeature each one turns on (GuardDuty API:
+# "datasources" map onto the features S3_DATA_EVENTS, EKS_AUDIT_LOGS and EBS_MALWARE_PROTECTION).
+_DATASOURCE_FEATURES = {
+    "datasources.s3Logs.enable": "S3_DATA_EVENTS",
+    "datasources.kubernetes.auditLogs.enable": "EKS_AUDIT_LOGS",
+    "datasources.malwareProtection.scanEc2InstanceWithFindings.ebsVolumes.enable": "EBS_MALWARE_PROTECTION",
+}
+
+
+def _legacy_datasources(detector: Resource) -> set[Any]:
+    """Features a detector enables through its legacy ``datasources`` input (UNKNOWN when unknown)."""
+    found: set[Any] = set()
+    for path, feature in _DATASOURCE_FEATURES.items():
+        value = detector.get(path)
+        if value is UNKNOWN:
+            found.add(UNKNOWN)
+        elif as_bool(value) is True:
+            found.add(feature)
+    return found
+
+
 @stack_policy(
     name="baseline-guardduty-features",
     description="GuardDuty protection plans relevant to the workload must be enabled.",
@@ -141,7 +162,8 @@ def baseline_guardduty(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
     category="operations",
     controls=("GuardDuty.6", "GuardDuty.9", "GuardDuty.10"),
     remediation="Create `aws.guardduty.DetectorFeature` resources with `status='ENABLED'` for each required "
-    "feature.",
+    "feature (the detector's legacy `datasources` count for S3_DATA_EVENTS, EKS_AUDIT_LOGS and "
+    "EBS_MALWARE_PROTECTION).",
     config={**_OWNS, "requiredFeatures": string_list(
         "DetectorFeature names that must be ENABLED.", ["LAMBDA_NETWORK_LOGS", "RDS_LOGIN_EVENTS", "S3_DATA_EVENTS"])},
 )
@@ -150,6 +172,7 @@ def baseline_guardduty_features(stack: Stack, cfg: Mapping[str, Any]) -> Iterato
     for det in stack.of_type(T.GUARDDUTY_DETECTOR):
         enabled = {f.get("name") for f in stack.referrers(det, [T.GUARDDUTY_FEATURE], "detectorId", ["id"])
                    if f.get("status") in ("ENABLED", UNKNOWN)}
+        enabled |= _legacy_datasources(det)
         missing = [name for name in cfg["requiredFeatures"] if name not in enabled]
         if missing and UNKNOWN not in enabled:
             yield f"The GuardDuty detector {det.label} lacks enabled features {', '.join(missing)}.", det.urn

@@ -40,8 +40,37 @@ def _key_problem(value: Any) -> str | None:
     return None
 
 
+def _first(value: Any) -> Any:
+    """A nested block given as an object (pulumi-aws 7 ``Bucket``, companion resources) or as a one-item list
+    (the deprecated ``BucketV2`` models every block as a list)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def inline_sse_rules(bucket: Resource) -> Any:
+    """The SSE rules a bucket declares inline: ``Bucket.serverSideEncryptionConfiguration.rule`` (v7) or
+    ``BucketV2.serverSideEncryptionConfigurations[].rules[]``; None when absent, UNKNOWN when unknown."""
+    config = bucket.get("serverSideEncryptionConfiguration")
+    if config is None:
+        config = bucket.get("serverSideEncryptionConfigurations")
+    if config is None or config is UNKNOWN:
+        return config
+    rules: list[Any] = []
+    for block in config if isinstance(config, list) else [config]:
+        if block is UNKNOWN:
+            return UNKNOWN
+        if isinstance(block, dict):
+            for key in ("rule", "rules"):
+                value = block.get(key)
+                if value is UNKNOWN:
+                    return UNKNOWN
+                rules += value if isinstance(value, list) else [value] if value is not None else []
+    return rules
+
+
 def _sse_rules_problem(rules: Any) -> str | None:
-    """Problem with an S3 SSE rule list (inline or BucketServerSideEncryptionConfiguration)."""
+    """Problem with S3 SSE rules (inline on the bucket, or a BucketServerSideEncryptionConfiguration[V2])."""
     if rules is UNKNOWN:
         return None
     items = rules if isinstance(rules, list) else [rules] if isinstance(rules, dict) else []
@@ -50,11 +79,14 @@ def _sse_rules_problem(rules: Any) -> str | None:
     for rule in items:
         if rule is UNKNOWN:
             return None
-        default = rule.get("applyServerSideEncryptionByDefault") if isinstance(rule, dict) else None
+        default = None
+        if isinstance(rule, dict):
+            default = rule.get("applyServerSideEncryptionByDefault")
+            if default is None:
+                default = rule.get("applyServerSideEncryptionByDefaults")
+        default = _first(default)
         if default is UNKNOWN:
             return None
-        if isinstance(default, list):  # some schema versions model the block as a list
-            default = default[0] if default else None
         if not isinstance(default, dict):
             return "a rule without applyServerSideEncryptionByDefault"
         algorithm = default.get("sseAlgorithm")
@@ -113,19 +145,24 @@ def data_encrypted_with_cmk(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
 def s3_bucket_encrypted_with_cmk(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
     log_targets = _server_access_log_targets(stack)
     for bucket in stack.of_type(*T.S3_BUCKETS):
-        inline = bucket.get("serverSideEncryptionConfiguration.rules")
-        if inline is not None and _sse_rules_problem(inline) is None:
+        log_target = bucket.urn in log_targets
+        inline = inline_sse_rules(bucket)
+        if inline is not None and (_sse_rules_problem(inline) is None or (log_target and _sse_s3_only(inline))):
             continue
         configs = stack.referrers(bucket, T.S3_SSE, "bucket", ["bucket", "id"])
         if not configs:
-            yield (f"The S3 bucket {bucket.label} has no BucketServerSideEncryptionConfiguration with a "
-                   "customer managed KMS key.", bucket.urn)
+            if inline is not None:
+                yield (f"The S3 bucket {bucket.label} declares server-side encryption with "
+                       f"{_sse_rules_problem(inline)}; use SSE-KMS with a customer managed key.", bucket.urn)
+            else:
+                yield (f"The S3 bucket {bucket.label} has no BucketServerSideEncryptionConfiguration with a "
+                       "customer managed KMS key.", bucket.urn)
             continue
         for config in configs:
             problem = _sse_rules_problem(config.get("rules"))
             if problem is None:
                 continue
-            if bucket.urn in log_targets and _sse_s3_only(config.get("rules")):
+            if log_target and _sse_s3_only(config.get("rules")):
                 continue  # S3 server access logs can only be delivered to an SSE-S3 bucket (AWS limitation)
             yield (f"The S3 encryption configuration {config.label} uses {problem}; use SSE-KMS with a customer "
                    "managed key.", config.urn)
@@ -142,7 +179,8 @@ def _server_access_log_targets(stack: Stack) -> set[str]:
 
 def _sse_s3_only(rules: Any) -> bool:
     items = rules if isinstance(rules, list) else [rules]
-    defaults = [r.get("applyServerSideEncryptionByDefault") for r in items if isinstance(r, dict)]
+    defaults = [_first(r.get("applyServerSideEncryptionByDefault") or r.get("applyServerSideEncryptionByDefaults"))
+                for r in items if isinstance(r, dict)]
     return bool(defaults) and all(isinstance(d, dict) and d.get("sseAlgorithm") == "AES256" for d in defaults)
 
 

@@ -185,8 +185,8 @@ def nacl_no_public_ingress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]
     severity=Severity.HIGH,
     category="exposure",
     controls=("EC2.2", "CIS3 5.4"),
-    remediation="Adopt it with `aws.ec2.DefaultSecurityGroup(vpc_id=vpc.id, ingress=[], egress=[])` and add "
-    "no rule resources to it.",
+    remediation="Adopt it with `aws.ec2.DefaultSecurityGroup(vpc_id=vpc.id)` (no ingress or egress: adoption "
+    "removes the existing rules) and add no rule resources to it.",
 )
 def vpc_default_security_group_closed(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
     defaults = stack.of_type(T.DEFAULT_SECURITY_GROUP)
@@ -196,10 +196,11 @@ def vpc_default_security_group_closed(stack: Stack, cfg: Mapping[str, Any]) -> I
             yield (f"The VPC {vpc.label} has no DefaultSecurityGroup resource emptying its default security "
                    "group (AWS creates it with allow-all egress and self ingress).", vpc.urn)
         for dsg in mine:
+            # Adopting the default SG removes every rule it has and creates only the declared ones, so an
+            # absent list means no rules (pulumi-aws DefaultSecurityGroup docs).
             for key in ("ingress", "egress"):
-                if dsg.get(key) is None or (isinstance(dsg.get(key), list) and dsg.get(key)):
-                    yield (f"The default security group {dsg.label} must set {key}=[] "
-                           f"(it {'is absent' if dsg.get(key) is None else 'has rules'}).", dsg.urn)
+                if isinstance(dsg.get(key), list) and dsg.get(key):
+                    yield f"The default security group {dsg.label} must declare no {key} rules.", dsg.urn
     rule_types = [T.SECURITY_GROUP_RULE, T.SG_INGRESS_RULE, T.SG_EGRESS_RULE]
     for dsg in defaults:
         for rule in stack.referrers(dsg, rule_types, "securityGroupId", ["id"]):

@@ -13,14 +13,17 @@ from ._model import Resource, Stack
 from ._values import UNKNOWN, as_bool, as_list, as_number, is_set
 
 DB_TYPES = (T.RDS_INSTANCE, T.RDS_CLUSTER)
+# Logs each engine must export, per the FSBP control for that engine (AWS Config rules' default logTypes):
+# RDS.36 PostgreSQL and RDS.37 Aurora PostgreSQL: postgresql; RDS.34 Aurora MySQL: audit; RDS.42 MariaDB: error,
+# audit; RDS.40 SQL Server: error, agent. MySQL and Oracle have no engine-specific control: RDS.9's lists apply.
 _LOG_EXPORTS = {
-    "postgres": {"postgresql", "upgrade"},
-    "mysql": {"audit", "error", "general", "slowquery"},
-    "mariadb": {"audit", "error", "general", "slowquery"},
-    "sqlserver": {"error", "agent"},
-    "oracle": {"alert", "audit", "trace", "listener"},
-    "aurora-postgresql": {"postgresql"},
-    "aurora-mysql": {"audit", "error", "general", "slowquery"},
+    "postgres": ({"postgresql"}, "RDS.36"),
+    "aurora-postgresql": ({"postgresql"}, "RDS.37"),
+    "aurora-mysql": ({"audit"}, "RDS.34"),
+    "mariadb": ({"audit", "error"}, "RDS.42"),
+    "sqlserver": ({"error", "agent"}, "RDS.40"),
+    "mysql": ({"audit", "error", "general", "slowquery"}, "RDS.9"),
+    "oracle": ({"alert", "audit", "trace", "listener"}, "RDS.9"),
 }
 _DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "aurora-mysql": 3306, "aurora": 3306, "postgres": 5432,
                   "aurora-postgresql": 5432, "oracle": 1521, "sqlserver": 1433}
@@ -90,20 +93,21 @@ def rds_enhanced_monitoring(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     severity=Severity.MEDIUM,
     category="operations",
     controls=("RDS.9", "RDS.34", "RDS.36", "RDS.37", "RDS.40", "RDS.42", "AwsSolutions-RDS16"),
-    remediation="Set `enabled_cloudwatch_logs_exports` to the engine's logs (postgres: postgresql, upgrade).",
+    remediation="Set `enabled_cloudwatch_logs_exports` to the engine's logs (postgres: postgresql; mariadb: audit, "
+    "error; aurora-mysql: audit; sqlserver: error, agent; mysql: audit, error, general, slowquery).",
     resource_types=DB_TYPES,
 )
 def rds_log_exports(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    required = _LOG_EXPORTS.get(_engine_family(r.get("engine")), set())
+    family = _engine_family(r.get("engine"))
+    if r.type == T.RDS_INSTANCE and family.startswith("aurora"):
+        return  # an Aurora cluster's instances export nothing themselves: the cluster does
+    required, control = _LOG_EXPORTS.get(family, (set(), ""))
     exports = r.get("enabledCloudwatchLogsExports")
-    if not required or exports is UNKNOWN:
+    if not required or exports is UNKNOWN or UNKNOWN in as_list(exports):
         return
-    have = {e for e in as_list(exports) if isinstance(e, str)}
-    if UNKNOWN in as_list(exports):
-        return
-    missing = sorted(required - have)
+    missing = sorted(required - {e for e in as_list(exports) if isinstance(e, str)})
     if missing:
-        yield f"The {r.label} does not export logs {', '.join(missing)} to CloudWatch Logs."
+        yield f"The {r.label} does not export logs {', '.join(missing)} to CloudWatch Logs ({control})."
 
 
 @resource_policy(
