@@ -31,7 +31,11 @@ def _load_package() -> None:
 
 _load_package()
 
-from policies.registry import PACK_NAME, build_policies  # noqa: E402 - needs the package registered first
+from policies import _iam_data  # noqa: E402 - needs the package registered first
+from policies.registry import PACK_NAME, build_policies  # noqa: E402
+
+# The IAM action database loads while the engine runs the program (the first IAM policy waits for it).
+_iam_data.preload()
 
 PolicyPack(
     name=PACK_NAME,

@@ -239,3 +239,52 @@ def action_matches(pattern: Any, action: str) -> bool:
     if not isinstance(pattern, str):
         return False
     return fnmatch.fnmatchcase(action.lower(), pattern.lower())
+
+
+# --- identity statements, evaluated against the IAM action database (policies/_iam_data.py) -------------------
+
+def matches_action(patterns: tuple[Any, ...], action: str) -> bool:
+    """Some Action/NotAction pattern matches the action (case-insensitive, ``*`` and ``?``)."""
+    return any(action_matches(p, action) for p in patterns)
+
+
+def grants_action(statement: Statement, action: str) -> bool:
+    """The statement's Action (or the complement of its NotAction) covers the action."""
+    if statement.not_actions:
+        return not matches_action(statement.not_actions, action)
+    return matches_action(statement.actions, action)
+
+
+def _broad(resource: Any) -> bool:
+    """A Resource that names no particular resource: ``*``, any account, or every resource of a type."""
+    if not isinstance(resource, str):
+        return False  # unknown: an output (an ARN of a resource of the stack)
+    if resource.strip() == "*":
+        return True
+    parts = resource.split(":", 5)
+    if len(parts) < 6:
+        return False
+    account, rest = parts[4], parts[5]
+    return "*" in account or rest.startswith("*") or rest.split("/", 1)[-1].startswith("*")
+
+
+def broad_resources(statement: Statement) -> bool:
+    """The statement applies to every resource (of some type): Resource ``*``-like, or NotResource."""
+    return bool(statement.not_resources) or any(_broad(r) for r in statement.resources)
+
+
+def denied_everywhere(statements: list[Statement], action: str) -> bool:
+    """An unconditional Deny of the same document takes the action away on every resource."""
+    return any(st.effect == "Deny" and not st.conditions and not st.not_resources
+               and any(isinstance(r, str) and r.strip() == "*" for r in st.resources)
+               and grants_action(st, action) for st in statements)
+
+
+def positive_condition_on(statement: Statement, key: str) -> bool:
+    """Some positive, non-IfExists operator constrains the condition key (e.g. iam:PassedToService)."""
+    for operator, clauses in statement.conditions.items():
+        prefix, base = _operator(operator)
+        if isinstance(clauses, Mapping) and prefix != "forallvalues" and base in _POSITIVE_OPERATORS \
+                and any(str(k).lower() == key.lower() for k in clauses):
+            return True
+    return False
