@@ -126,10 +126,10 @@ RDS_LOG_CASES = [
 NACL_CASES = [
     # The program's own return-traffic rules pass with the pack defaults (no stack config).
     Case("nacl-return-ports-default", "nacl-no-public-ingress", T.NETWORK_ACL_RULE,
-         {"ruleAction": "allow", "protocol": "tcp", "fromPort": 3390, "toPort": 65535, "cidrBlock": "0.0.0.0/0"}, 0),
-    Case("nacl-rdp", "nacl-no-public-ingress", T.NETWORK_ACL_RULE,
-         {"ruleAction": "allow", "protocol": "tcp", "fromPort": 3389, "toPort": 3389, "cidrBlock": "0.0.0.0/0"}, 1,
-         "tcp port 3389"),
+         {"ruleAction": "allow", "protocol": "tcp", "fromPort": 1024, "toPort": 65535, "cidrBlock": "0.0.0.0/0"}, 0),
+    Case("nacl-rule-ssh", "nacl-no-public-ingress", T.NETWORK_ACL_RULE,
+         {"ruleAction": "allow", "protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlock": "0.0.0.0/0"}, 1,
+         "tcp port 22"),
 ]
 
 CASES = PUBLIC_POLICY_CASES + LAMBDA_PERMISSION_CASES + RDS_LOG_CASES + NACL_CASES
