@@ -112,8 +112,7 @@ def _service_wide(action: Any) -> bool:
     description="IAM policies must not allow '*' or service-wide actions, nor use NotAction in Allow statements.",
     severity=Severity.HIGH,
     category="exposure",
-    controls=("IAM.1", "CIS3 1.16", "IAM.21", "AwsSolutions-IAM5", "CKV_AWS_1", "CKV_AWS_62", "CKV_AWS_63",
-              "CKV_AWS_286", "CKV_AWS_289"),
+    controls=("IAM.1", "CIS3 1.16", "IAM.21", "AwsSolutions-IAM5", "CKV_AWS_1", "CKV_AWS_62", "CKV_AWS_63"),
     remediation="List the specific actions the principal needs (e.g. 'sqs:SendMessage' instead of 'sqs:*').",
     resource_types=(*IDENTITY_POLICY_TYPES, *RESOURCE_POLICY_INPUTS),
     guarantee=True,
@@ -156,7 +155,7 @@ def _needs_scoping(pattern: Any, allowed: list[str]) -> bool:
     description="IAM identity policies must not allow Resource '*' except for actions that accept only '*'.",
     severity=Severity.HIGH,
     category="exposure",
-    controls=("AwsSolutions-IAM5", "KMS.1", "KMS.2", "CKV_AWS_111", "CKV_AWS_356"),
+    controls=("AwsSolutions-IAM5", "KMS.1", "KMS.2", "CKV_AWS_111", "CKV_AWS_355", "CKV_AWS_356"),
     remediation="Scope Resource to the ARNs the principal uses. Actions that support no resource-level "
     "permissions (per the IAM action database, e.g. ecr:GetAuthorizationToken, cloudwatch:GetMetricData) and "
     "those in `actionsRequiringWildcardResource` may use '*'.",
@@ -209,8 +208,7 @@ def _escalations(statement: Statement, statements: list[Statement]) -> list[str]
     "(iam:PassRole, iam:CreatePolicyVersion, iam:Attach*/Put*Policy, sts:AssumeRole ...) on every resource.",
     severity=Severity.HIGH,
     category="exposure",
-    controls=("IAM.1", "IAM.21", "CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_288", "CKV_AWS_289", "CKV_AWS_290",
-              "CKV_AWS_355"),
+    controls=("IAM.21", "CKV_AWS_110", "CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_289"),
     remediation="Scope these actions to the specific roles, users and policies they are meant for (PassRole "
     "with an `iam:PassedToService` condition), or drop them. Wildcards (`iam:*`, `iam:Put*`, `*`) and "
     "NotAction grant them too.",
