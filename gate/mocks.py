@@ -149,6 +149,9 @@ def computed_outputs(type_: str, resource_id: str, region: str, inputs: dict) ->
     if type_ == "aws:apigateway/restApi:RestApi":
         return {"rootResourceId": _short_hash(resource_id)[:10],
                 "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{resource_id}"}
+    if type_ == "aws:apigatewayv2/api:Api":
+        return {"executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{resource_id}",
+                "apiEndpoint": f"https://{resource_id}.execute-api.{region}.amazonaws.com"}
     if type_ == "aws:apigateway/stage:Stage":
         return {"invokeUrl": f"https://{resource_id}.execute-api.{region}.amazonaws.com/{inputs.get('stageName')}"}
     if type_ == "aws:lambda/function:Function":

@@ -31,9 +31,12 @@ def _load_package() -> None:
 
 _load_package()
 
-from policies._serve import install  # noqa: E402 - needs the package registered first
+from policies import _iam_data  # noqa: E402 - needs the package registered first
+from policies._serve import install  # noqa: E402
 from policies.registry import PACK_NAME, build_policies  # noqa: E402
 
+# The IAM action database loads while the engine runs the program (the first IAM policy waits for it).
+_iam_data.preload()
 install()  # one property conversion per request, shared by all policies (see policies/_serve.py)
 
 PolicyPack(

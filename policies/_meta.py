@@ -30,6 +30,18 @@ from pulumi_policy import (
 
 from ._model import Resource, Stack, resource_from_args, resource_from_policy_resource
 
+# What a policy protects decides whether a stack may relax it (see RULES.md, "What may differ between
+# environments"): exposure policies are mandatory in every stack; only resilience policies relax per stack;
+# operations policies (detection, logging, hygiene) may be raised by a stack config but never lowered.
+Category = Literal["exposure", "resilience", "operations"]
+CATEGORIES: dict[str, str] = {
+    "exposure": "confidentiality, exposure, transport, authentication, encryption at rest, secrets, admin or "
+    "wildcard IAM: mandatory in every stack, settings only in the pack defaults",
+    "resilience": "durability, availability, retention, cost: may relax per stack (level and settings)",
+    "operations": "detection, logging, tracing, hygiene: a stack config may raise the level, never lower it "
+    "or change settings",
+}
+
 ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[str]]
 StackCheck = Callable[[Stack, Mapping[str, Any]], Iterable[tuple[str, str | None]]]
 
@@ -95,15 +107,21 @@ class PolicyDef:
     remediation: str
     scope: Literal["resource", "stack"]
     check: Callable[..., Iterable[Any]]
+    category: Category
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     resource_types: tuple[str, ...] = ()
     guarantee: bool = False
     preview_note: str = ""
 
     @property
+    def relaxable(self) -> bool:
+        """Whether a stack config may lower this policy's level or change its settings."""
+        return self.category == "resilience"
+
+    @property
     def default_level(self) -> EnforcementLevel:
-        """Platform guarantees and critical/high controls block; medium/low advise by default."""
-        if self.guarantee or self.severity in (Severity.CRITICAL, Severity.HIGH):
+        """Exposure policies, platform guarantees and critical/high controls block; the rest advise."""
+        if self.category == "exposure" or self.guarantee or self.severity in (Severity.CRITICAL, Severity.HIGH):
             return EnforcementLevel.MANDATORY
         return EnforcementLevel.ADVISORY
 
@@ -187,11 +205,14 @@ def _decorator(
     severity: Severity,
     controls: Iterable[str],
     remediation: str,
+    category: Category,
     config: Mapping[str, Mapping[str, Any]] | None = None,
     resource_types: Iterable[str] = (),
     guarantee: bool = False,
     preview_note: str = "",
 ) -> Callable[[Callable[..., Iterable[Any]]], PolicyDef]:
+    if category not in CATEGORIES:
+        raise TypeError(f"policy '{name}' category must be one of {sorted(CATEGORIES)}, got {category!r}")
     for key, spec in (config or {}).items():
         if "default" not in spec or spec.get("type") not in _JSON_TYPES or not spec.get("description"):
             raise TypeError(f"policy '{name}' setting '{key}' needs a type, a description and a default")
@@ -207,6 +228,7 @@ def _decorator(
             remediation=remediation,
             scope=scope,
             check=fn,
+            category=category,
             config=dict(config or {}),
             resource_types=tuple(resource_types),
             guarantee=guarantee,

@@ -18,7 +18,7 @@ from . import _openapi
 from . import _tokens as T
 from ._meta import NotApplicable, boolean, integer, resource_policy, stack_policy, string_list
 from ._model import Resource, Stack
-from ._values import UNKNOWN, as_bool, as_number, is_set
+from ._values import UNKNOWN, as_bool, as_list, as_number, get, is_set
 
 Finding = tuple[str, str | None]
 
@@ -48,6 +48,7 @@ def _quick_create(api: Resource) -> bool:
     name="apigateway-method-authorization",
     description="API Gateway methods must require authorization (Lambda authorizer, IAM or Cognito).",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("AwsSolutions-APIG4", "AwsSolutions-COG4"),
     remediation="Set `authorization` to CUSTOM (with `authorizer_id`), AWS_IAM or COGNITO_USER_POOLS. "
     "Only CORS preflight (OPTIONS) or routes listed in `exemptMethodNames` may use NONE.",
@@ -88,6 +89,7 @@ _HTTP_ROUTE_KEY = re.compile(r"^[A-Za-z]+ /")
     description="HTTP and WebSocket API routes, and the operations of APIs defined by an OpenAPI body (REST "
     "or HTTP), must require authorization.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("APIGateway.8", "CKV_AWS_309", "AwsSolutions-APIG4"),
     remediation="Set `authorization_type` JWT, CUSTOM or AWS_IAM (with `authorizer_id`) on every "
     "`aws.apigatewayv2.Route` (for WebSocket APIs on `$connect`); in an OpenAPI `body` give every "
@@ -151,6 +153,7 @@ def _route_problem(stack: Stack, route: Resource, exempt_methods: set[str], exem
     description="Every API Gateway stage (REST, HTTP, WebSocket) must have stage-wide throttling within the "
     "configured bounds.",
     severity=Severity.HIGH,
+    category="resilience",
     controls=("APIGWDefaultThrottling",),
     remediation="REST: add an `aws.apigateway.MethodSettings` with `method_path='*/*'` for the stage and set "
     "`settings.throttling_rate_limit` and `settings.throttling_burst_limit` within the configured limits. "
@@ -222,6 +225,7 @@ def _throttling_problems(read: Callable[[str], Any], prefix: str, limits: tuple[
     name="apigateway-usage-plan-limits",
     description="API Gateway usage plans must set throttle and quota limits and name the stages they apply to.",
     severity=Severity.HIGH,
+    category="resilience",
     controls=("APIGWDefaultThrottling",),
     remediation="Set `throttle_settings` (rate_limit, burst_limit > 0), `quota_settings` (limit > 0, period) "
     "and `api_stages` on the usage plan.",
@@ -249,6 +253,7 @@ def apigateway_usage_plan_limits(r: Resource, cfg: Mapping[str, Any]) -> Iterato
     name="apigateway-api-key-usage-plan",
     description="Every API Gateway API key must be attached to a usage plan.",
     severity=Severity.HIGH,
+    category="resilience",
     controls=("APIGWDefaultThrottling",),
     remediation="Create an `aws.apigateway.UsagePlanKey` with `key_id=api_key.id`, `key_type='API_KEY'` and "
     "the usage plan's id.",
@@ -265,6 +270,7 @@ def apigateway_api_key_usage_plan(stack: Stack, cfg: Mapping[str, Any]) -> Itera
     name="apigateway-stage-waf",
     description="Every API Gateway stage must be associated with a regional WAFv2 web ACL.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("APIGateway.4", "AwsSolutions-APIG3"),
     remediation="Create an `aws.wafv2.WebAclAssociation` with `resource_arn=stage.arn` and the ARN of a "
     "`aws.wafv2.WebAcl` whose scope is REGIONAL.",
@@ -291,6 +297,7 @@ def apigateway_stage_waf(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Findi
     name="apigateway-stage-access-logging",
     description="API Gateway stages (REST, HTTP, WebSocket) must write access logs (destination and format).",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("AwsSolutions-APIG1", "APIGateway.9", "CKV_AWS_76", "CKV_AWS_95"),
     remediation="Set `access_log_settings` with `destination_arn` (a CloudWatch log group ARN) and `format` on "
     "every `aws.apigateway.Stage` and `aws.apigatewayv2.Stage`; do not quick-create an HTTP API (`target`), "
@@ -314,6 +321,7 @@ def apigateway_stage_access_logging(r: Resource, cfg: Mapping[str, Any]) -> Iter
     description="API Gateway REST and WebSocket stages must have execution logging (ERROR or INFO) for all "
     "methods and routes; no per-method or per-route setting may switch it off.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("APIGateway.1", "AwsSolutions-APIG6"),
     remediation="In the stage's `*/*` MethodSettings set `settings.logging_level` to ERROR or INFO, and give "
     "`aws.apigateway.Account` a `cloudwatch_role_arn` (the account-level CloudWatch role); on WebSocket "
@@ -353,6 +361,7 @@ def apigateway_execution_logging(stack: Stack, cfg: Mapping[str, Any]) -> Iterat
     name="apigateway-no-data-trace",
     description="API Gateway must not log full requests and responses (data trace) for any method or route.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("CKV_AWS_276",),
     remediation="Leave `settings.data_trace_enabled` false on every `aws.apigateway.MethodSettings`, and "
     "`data_trace_enabled` false in `default_route_settings` / `route_settings` of `aws.apigatewayv2.Stage`: "
@@ -376,6 +385,7 @@ def apigateway_no_data_trace(r: Resource, cfg: Mapping[str, Any]) -> Iterator[st
     name="apigateway-xray-tracing",
     description="API Gateway stages should have X-Ray tracing enabled.",
     severity=Severity.LOW,
+    category="operations",
     controls=("APIGateway.3",),
     remediation="Set `xray_tracing_enabled=True` on the stage.",
     resource_types=(T.API_STAGE,),
@@ -389,6 +399,7 @@ def apigateway_xray_tracing(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     name="apigateway-cache-encrypted",
     description="API Gateway method caches must be encrypted at rest.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("APIGateway.5",),
     remediation="Where `settings.caching_enabled` is true set `settings.cache_data_encrypted=True`.",
     resource_types=(T.API_METHOD_SETTINGS,),
@@ -402,6 +413,7 @@ def apigateway_cache_encrypted(r: Resource, cfg: Mapping[str, Any]) -> Iterator[
     name="apigateway-client-certificate",
     description="API Gateway stages should present a client certificate to HTTP backends.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("APIGateway.2",),
     remediation="Create an `aws.apigateway.ClientCertificate` and set `client_certificate_id` on the stage, "
     "or set `notRequiredForLambdaOnlyApis` when every integration is AWS_PROXY to Lambda.",
@@ -419,36 +431,80 @@ def apigateway_client_certificate(r: Resource, cfg: Mapping[str, Any]) -> Iterat
         yield f"The API Gateway stage {r.label} must set clientCertificateId."
 
 
+# Every security policy API Gateway offers that refuses TLS 1.0 and 1.1: the legacy TLS_1_2 and all enhanced
+# SecurityPolicy_* ones (AWS API Gateway developer guide, "Supported security policies"; the SecurityPolicy enum
+# of the API Gateway API model, which a test compares this list with). Only TLS_1_0 accepts TLS 1.0/1.1.
 _TLS_POLICIES = [
+    "TLS_1_2",
     "SecurityPolicy_TLS13_1_3_2025_09",
     "SecurityPolicy_TLS13_1_3_FIPS_2025_09",
     "SecurityPolicy_TLS13_1_2_PFS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_FIPS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_FIPS_PFS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_Ext2_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_Ext2_FIPS_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_PQ_2025_09",
+    "SecurityPolicy_TLS13_1_2_2021_06",
     "SecurityPolicy_TLS13_2025_EDGE",
     "SecurityPolicy_TLS12_PFS_2025_EDGE",
+    "SecurityPolicy_TLS12_2018_EDGE",
 ]
+
+
+def _effective_tls_policy(r: Resource) -> tuple[Any, str]:
+    """(security policy in force, where it is set); the API's default when the input is absent."""
+    if r.type == T.APIGW2_DOMAIN:
+        configs = r.get("domainNameConfiguration")
+        values = [get(c, "securityPolicy") for c in as_list(configs)]
+        if UNKNOWN in values or configs is UNKNOWN:
+            return UNKNOWN, "domainNameConfiguration.securityPolicy"
+        bad = [v for v in values if v not in (None, "TLS_1_2")]
+        return (bad[0] if bad else "TLS_1_2"), "domainNameConfiguration.securityPolicy"
+    policy = r.get("securityPolicy")
+    if policy is not None:
+        return policy, "securityPolicy"
+    if r.type == T.API_REST_API:
+        # A REST API's own execute-api endpoint defaults to TLS_1_0 unless it is PRIVATE (API Gateway
+        # developer guide, "Default security policies").
+        types = r.get("endpointConfiguration.types")
+        if types is UNKNOWN:
+            return UNKNOWN, "securityPolicy"
+        return ("TLS_1_2" if "PRIVATE" in as_list(types) else "TLS_1_0"), "securityPolicy (absent)"
+    return "TLS_1_2", "securityPolicy (absent)"  # custom domain names default to TLS_1_2
 
 
 @resource_policy(
     name="apigateway-domain-tls-policy",
-    description="API Gateway custom domains must use a recommended TLS security policy.",
+    description="API Gateway custom domains and REST API endpoints must refuse TLS 1.0 and 1.1.",
     severity=Severity.MEDIUM,
-    controls=("APIGateway.11",),
-    remediation="Set `security_policy` to one of the allowed enhanced policies (and `endpoint_access_mode`).",
-    resource_types=(T.API_DOMAIN,),
-    config={"allowedSecurityPolicies": string_list("Accepted security_policy values.", _TLS_POLICIES)},
+    category="exposure",
+    controls=("APIGateway.11", "CKV_AWS_206"),
+    remediation="Set `security_policy` to TLS_1_2 or an enhanced `SecurityPolicy_*` policy (with "
+    "`endpoint_access_mode`); on a REST API whose default endpoint stays enabled set it too, since that "
+    "endpoint defaults to TLS_1_0.",
+    resource_types=(T.API_DOMAIN, T.API_REST_API, T.APIGW2_DOMAIN),
+    config={"allowedSecurityPolicies": string_list(
+        "Accepted security policies (default: every policy that refuses TLS 1.0/1.1).", _TLS_POLICIES)},
+    preview_note="A REST API with `disable_execute_api_endpoint=True` is not reachable on its default endpoint "
+    "and is not checked there; its custom domain is.",
 )
 def apigateway_domain_tls_policy(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    policy = r.get("securityPolicy")
+    if r.type == T.API_REST_API and as_bool(r.get("disableExecuteApiEndpoint")) is True:
+        return
+    policy, where = _effective_tls_policy(r)
     if policy is UNKNOWN or policy in cfg["allowedSecurityPolicies"]:
         return
-    yield (f"The API Gateway domain {r.label} uses security policy {policy or 'absent (TLS_1_2)'}; "
-           f"use one of {', '.join(cfg['allowedSecurityPolicies'])}.")
+    what = "API Gateway domain" if r.type != T.API_REST_API else "REST API"
+    why = "which accepts TLS 1.0 and 1.1" if policy == "TLS_1_0" else "which is not an allowed security policy"
+    yield (f"The {what} {r.label} uses security policy {policy} ({where}), {why}; use TLS_1_2 or an enhanced "
+           "SecurityPolicy_* policy.")
 
 
 @stack_policy(
     name="apigateway-request-validation",
     description="REST APIs must validate request bodies and parameters, with a validator their methods use.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("AwsSolutions-APIG2",),
     remediation="Create an `aws.apigateway.RequestValidator` for the API with `validate_request_body` and "
     "`validate_request_parameters` true, and set `request_validator_id` on the methods (a validator no method "

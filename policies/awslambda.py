@@ -21,6 +21,7 @@ _RUNTIMES = ["dotnet8", "java25", "java21", "java17", "java11", "java8.al2", "no
     name="lambda-in-vpc",
     description="Lambda functions must run in the VPC (subnets and security groups).",
     severity=Severity.LOW,
+    category="exposure",
     controls=("Lambda.3",),
     remediation="Set `vpc_config` with the private app-tier `subnet_ids` and `security_group_ids`.",
     resource_types=(T.LAMBDA_FUNCTION,),
@@ -44,6 +45,7 @@ def lambda_in_vpc(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     name="lambda-supported-runtime",
     description="Lambda functions must use a supported runtime.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("Lambda.2", "AwsSolutions-L1"),
     remediation="Move to a runtime in `supportedRuntimes` (AWS deprecates runtimes; keep the list current).",
     resource_types=(T.LAMBDA_FUNCTION,),
@@ -62,6 +64,7 @@ def lambda_supported_runtime(r: Resource, cfg: Mapping[str, Any]) -> Iterator[st
     name="lambda-xray-tracing",
     description="Lambda functions should have active X-Ray tracing.",
     severity=Severity.LOW,
+    category="operations",
     controls=("Lambda.7",),
     remediation="Set `tracing_config={'mode': 'Active'}`.",
     resource_types=(T.LAMBDA_FUNCTION,),
@@ -75,6 +78,7 @@ def lambda_xray_tracing(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     name="lambda-layer-not-public",
     description="Lambda layer versions must not be shared with every AWS account.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("NoPublicLayer",),
     remediation="Grant `lambda:GetLayerVersion` to a named account id, or keep principal '*' only together with "
     "`organization_id`.",
@@ -108,6 +112,7 @@ def _async_invokers(stack: Stack, fn: Resource) -> list[Resource]:
     description="Lambda functions invoked asynchronously should keep failed events (dead-letter queue or on-failure "
     "destination).",
     severity=Severity.LOW,
+    category="resilience",
     controls=("CKV_AWS_116", "AwsSolutions-SQS3"),
     remediation="Set `dead_letter_config={'target_arn': queue.arn}` on the function, or add an "
     "`aws.lambda_.FunctionEventInvokeConfig` with `destination_config.on_failure` (SQS, SNS, EventBridge, Lambda).",
@@ -131,6 +136,7 @@ def lambda_async_failure_destination(stack: Stack, cfg: Mapping[str, Any]) -> It
     name="lambda-code-signing",
     description="Lambda functions should only deploy code signed by a trusted publisher.",
     severity=Severity.LOW,
+    category="operations",
     controls=("CKV_AWS_272",),
     remediation="Create an `aws.lambda_.CodeSigningConfig` (allowed signing profiles, "
     "`untrusted_artifact_on_deployment='Enforce'`) and set `code_signing_config_arn` on the function.",

@@ -91,6 +91,7 @@ def _management_events_dropped(selectors: list[Any]) -> str | None:
     name="baseline-cloudtrail",
     description="The account baseline must include a multi-region CloudTrail trail with log file validation.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("CloudTrail.1", "CIS3 3.1", "CloudTrail.4", "CIS3 3.2"),
     remediation="Create an `aws.cloudtrail.Trail` with `is_multi_region_trail=True`, "
     "`enable_log_file_validation=True`, `include_global_service_events=True` and all management events (with "
@@ -115,13 +116,15 @@ def baseline_cloudtrail(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Findin
     name="baseline-config-recorder",
     description="The account baseline must include an enabled AWS Config recorder recording all resources.",
     severity=Severity.CRITICAL,
+    category="operations",
     controls=("Config.1", "CIS3 3.3"),
     remediation="Create an `aws.cfg.Recorder` (all_supported, include_global_resource_types, the "
     "AWSServiceRoleForConfig service-linked role), an `aws.cfg.DeliveryChannel` and an "
     "`aws.cfg.RecorderStatus` with `is_enabled=True`.",
     guarantee=True,
     config={**_OWNS, "requireServiceLinkedRole": boolean(
-        "Require the recorder to use the AWSServiceRoleForConfig service-linked role (Config.1 default).", True),
+        "Require the recorder to use the AWSServiceRoleForConfig service-linked role (Config.1's own default). "
+        "Off by default because the platform records with a scoped role of its own.", False),
         "requireGlobalResourceTypes": boolean(
         "Require include_global_resource_types (true in the home region).", True)},
 )
@@ -154,6 +157,7 @@ def baseline_config_recorder(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[F
     name="baseline-guardduty",
     description="The account baseline must include an enabled GuardDuty detector.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("GuardDuty.1",),
     remediation="Create an `aws.guardduty.Detector` with `enable=True`.",
     guarantee=True,
@@ -169,13 +173,36 @@ def baseline_guardduty(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
             yield f"The GuardDuty detector {det.label} sets enable=false.", det.urn
 
 
+# The deprecated Detector.datasources blocks and the DetectorFeature each one turns on (GuardDuty API:
+# "datasources" map onto the features S3_DATA_EVENTS, EKS_AUDIT_LOGS and EBS_MALWARE_PROTECTION).
+_DATASOURCE_FEATURES = {
+    "datasources.s3Logs.enable": "S3_DATA_EVENTS",
+    "datasources.kubernetes.auditLogs.enable": "EKS_AUDIT_LOGS",
+    "datasources.malwareProtection.scanEc2InstanceWithFindings.ebsVolumes.enable": "EBS_MALWARE_PROTECTION",
+}
+
+
+def _legacy_datasources(detector: Resource) -> set[Any]:
+    """Features a detector enables through its legacy ``datasources`` input (UNKNOWN when unknown)."""
+    found: set[Any] = set()
+    for path, feature in _DATASOURCE_FEATURES.items():
+        value = detector.get(path)
+        if value is UNKNOWN:
+            found.add(UNKNOWN)
+        elif as_bool(value) is True:
+            found.add(feature)
+    return found
+
+
 @stack_policy(
     name="baseline-guardduty-features",
     description="GuardDuty protection plans relevant to the workload must be enabled.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("GuardDuty.6", "GuardDuty.9", "GuardDuty.10"),
     remediation="Create `aws.guardduty.DetectorFeature` resources with `status='ENABLED'` for each required "
-    "feature.",
+    "feature (the detector's legacy `datasources` count for S3_DATA_EVENTS, EKS_AUDIT_LOGS and "
+    "EBS_MALWARE_PROTECTION).",
     config={**_OWNS, "requiredFeatures": string_list(
         "DetectorFeature names that must be ENABLED.", ["LAMBDA_NETWORK_LOGS", "RDS_LOGIN_EVENTS", "S3_DATA_EVENTS"])},
 )
@@ -184,6 +211,7 @@ def baseline_guardduty_features(stack: Stack, cfg: Mapping[str, Any]) -> Iterato
     for det in stack.of_type(T.GUARDDUTY_DETECTOR):
         enabled = {f.get("name") for f in stack.referrers(det, [T.GUARDDUTY_FEATURE], "detectorId", ["id"])
                    if f.get("status") in ("ENABLED", UNKNOWN)}
+        enabled |= _legacy_datasources(det)
         missing = [name for name in cfg["requiredFeatures"] if name not in enabled]
         if missing and UNKNOWN not in enabled:
             yield f"The GuardDuty detector {det.label} lacks enabled features {', '.join(missing)}.", det.urn
@@ -201,6 +229,7 @@ def _single(stack: Stack, cfg: Mapping[str, Any], types: tuple[str, ...], what: 
     name="baseline-inspector",
     description="Amazon Inspector must scan the workload's resource types.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("Inspector.1", "Inspector.2", "Inspector.3", "Inspector.4"),
     remediation="Create an `aws.inspector2.Enabler` for this account with the required `resource_types`.",
     config={**_OWNS, "requiredResourceTypes": string_list(
@@ -218,6 +247,7 @@ def baseline_inspector(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
     name="baseline-access-analyzer",
     description="An IAM Access Analyzer must exist in the region.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("IAM.28", "CIS3 1.20"),
     remediation="Create an `aws.accessanalyzer.Analyzer` with `type='ACCOUNT'` (or ORGANIZATION).",
     config=dict(_OWNS),
@@ -231,6 +261,7 @@ def baseline_access_analyzer(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[F
     name="baseline-security-hub",
     description="Security Hub must be enabled with the FSBP and CIS v3.0 standards.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("CIS3 4.16",),
     remediation="Create an `aws.securityhub.Account` and `StandardsSubscription`s for "
     "aws-foundational-security-best-practices/v/1.0.0 and cis-aws-foundations-benchmark/v/3.0.0.",
@@ -250,6 +281,7 @@ def baseline_security_hub(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Find
     name="baseline-s3-account-public-access-block",
     description="S3 Block Public Access must be on at the account level.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("S3.1", "CIS3 2.1.4"),
     remediation="Create an `aws.s3.AccountPublicAccessBlock` with all four flags true.",
     config=dict(_OWNS),
@@ -264,6 +296,7 @@ def baseline_s3_account_public_access_block(stack: Stack, cfg: Mapping[str, Any]
     name="baseline-ebs-default-encryption",
     description="EBS encryption by default must be enabled.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("EC2.7", "CIS3 2.2.1"),
     remediation="Create an `aws.ebs.EncryptionByDefault` with `enabled=True`.",
     config=dict(_OWNS),
@@ -277,6 +310,7 @@ def baseline_ebs_default_encryption(stack: Stack, cfg: Mapping[str, Any]) -> Ite
     name="baseline-security-contact",
     description="The account must register a security alternate contact.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("Account.1", "CIS3 1.2"),
     remediation="Create an `aws.account.AlternativeContact` with `alternate_contact_type='SECURITY'`.",
     config=dict(_OWNS),
@@ -290,6 +324,7 @@ def baseline_security_contact(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[
     name="baseline-cloudtrail-cloudwatch",
     description="The baseline trail should deliver to CloudWatch Logs (needed for CIS 4.x alarms).",
     severity=Severity.LOW,
+    category="operations",
     controls=("CloudTrail.5",),
     remediation="Set `cloud_watch_logs_group_arn` (with `:*`) and `cloud_watch_logs_role_arn` on the trail.",
     config=dict(_OWNS),

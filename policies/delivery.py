@@ -126,6 +126,7 @@ def _key_findings(stack: Stack, rule: str, sink: Resource) -> Iterator[Finding]:
     description="EventBridge rules targeting SNS topics or SQS queues must be admitted by the target's resource "
     "policy and by the key policy of its KMS key, with no condition EventBridge deliveries cannot meet.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("EventBridgeTargetDelivery",),
     remediation="Topic/queue policy: allow `events.amazonaws.com` `sns:Publish` (no Condition) or `sqs:SendMessage` "
     "(aws:SourceArn of the rule is fine). Key policy: allow `events.amazonaws.com` `kms:GenerateDataKey*` and "

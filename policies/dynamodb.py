@@ -17,6 +17,7 @@ from ._values import UNKNOWN, as_bool
     name="dynamodb-point-in-time-recovery",
     description="DynamoDB tables must have point-in-time recovery.",
     severity=Severity.MEDIUM,
+    category="resilience",
     controls=("DynamoDB.2", "AwsSolutions-DDB3"),
     remediation="Set `point_in_time_recovery={'enabled': True}`.",
     resource_types=(T.DYNAMODB_TABLE,),
@@ -31,6 +32,7 @@ def dynamodb_point_in_time_recovery(r: Resource, cfg: Mapping[str, Any]) -> Iter
     name="dynamodb-scales-with-demand",
     description="DynamoDB tables must be on-demand or have read and write auto scaling.",
     severity=Severity.MEDIUM,
+    category="resilience",
     controls=("DynamoDB.1",),
     remediation="Use `billing_mode='PAY_PER_REQUEST'` or add appautoscaling targets for "
     "ReadCapacityUnits and WriteCapacityUnits of the table.",

@@ -30,6 +30,7 @@ def _requires_tokens(holder: Resource, prefix: str = "metadataOptions.") -> bool
     name="ec2-imdsv2-required",
     description="EC2 instances, spot requests, launch templates and launch configurations must require IMDSv2.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("EC2.8", "EC2.170", "Autoscaling.3", "CIS3 5.6", "CKV_AWS_79", "CKV_AWS_341"),
     remediation="Set `metadata_options={'http_tokens': 'required'}` (or `http_endpoint='disabled'`), or have the "
     "stack set `aws.ec2.InstanceMetadataDefaults(http_tokens='required')` for the account and region.",
@@ -74,6 +75,7 @@ def _public_ip_reason(stack: Stack, r: Resource) -> str | None:
     name="ec2-no-public-ip",
     description="EC2 instances, launch templates and launch configurations must not give instances public IPs.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("EC2.9", "EC2.25", "Autoscaling.5", "CKV_AWS_88"),
     remediation="Place instances in private subnets with `associate_public_ip_address=False` (launch templates: "
     "`network_interfaces[].associate_public_ip_address='false'`); reach them through a load balancer, SSM "
@@ -127,6 +129,7 @@ def _aws_managed(key: Any) -> bool:
     description="EBS volumes, snapshot copies and imports, AMIs and the block devices of instances, launch "
     "templates and launch configurations must be encrypted, with a customer managed KMS key.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("EC2.3", "EC2.7", "CIS3 2.2.1", "CKV_AWS_3", "CKV_AWS_8", "CKV_AWS_189", "CKV_AWS_183",
               "CKV_AWS_235", "CKV_AWS_236"),
     remediation="Set `encrypted=True` and `kms_key_id` (the platform's data key) on each volume, snapshot copy or "
@@ -166,6 +169,7 @@ def ebs_encrypted(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
     description="AMIs and EBS snapshots must not be shared with everyone, and snapshot block public access "
     "must not be turned off.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("EC2.1", "EC2.182", "CKV_AWS_205"),
     remediation="Share AMIs with named accounts, an organization or an OU (not `group='all'`), snapshots with "
     "named account ids; keep `aws.ebs.SnapshotBlockPublicAccess` at `block-all-sharing`.",

@@ -21,6 +21,7 @@ _IMMUTABLE = ("IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION")
     name="ecr-image-tag-immutability",
     description="ECR repositories (and repository creation templates) must make image tags immutable.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("ECR.2", "CKV_AWS_51"),
     remediation="Set `image_tag_mutability='IMMUTABLE'` (or IMMUTABLE_WITH_EXCLUSION with narrow exclusion "
     "filters): a pushed `:v1.2.3` can then not be replaced by another image.",
@@ -57,6 +58,7 @@ def _registry_scans(configs: list[Resource], repository_name: Any) -> bool | Non
     name="ecr-scan-on-push",
     description="ECR repositories must scan images on push (repository setting or registry scanning rules).",
     severity=Severity.HIGH,
+    category="operations",
     controls=("ECR.1", "CKV_AWS_163"),
     remediation="Set `image_scanning_configuration={'scan_on_push': True}`, or an "
     "`aws.ecr.RegistryScanningConfiguration` whose rules (SCAN_ON_PUSH or CONTINUOUS_SCAN) match the repository.",
@@ -77,6 +79,7 @@ def ecr_scan_on_push(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding]:
     name="ecr-lifecycle-policy",
     description="ECR repositories should have a lifecycle policy.",
     severity=Severity.LOW,
+    category="resilience",
     controls=("ECR.3",),
     remediation="Add an `aws.ecr.LifecyclePolicy` for the repository (e.g. expire untagged images after 14 days, "
     "keep the last N tagged ones).",

@@ -17,6 +17,7 @@ from ._values import UNKNOWN, is_set
     name="efs-access-point-confined",
     description="EFS access points must confine clients to a directory and enforce a POSIX user identity.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("EFS.3", "EFS.4", "CKV_AWS_329", "CKV_AWS_330"),
     remediation="Set `root_directory.path` to the application's directory (not '/') with `creation_info`, and "
     "`posix_user` (uid, gid) so every request runs as that user.",

@@ -17,6 +17,7 @@ from ._values import UNKNOWN, as_bool, is_set
     name="elasticache-encryption-in-transit",
     description="ElastiCache replication groups and Memcached clusters must require TLS.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("ElastiCache.5", "CKV_AWS_30"),
     remediation="Set `transit_encryption_enabled=True` (and leave `transit_encryption_mode` at `required`); "
     "serverless caches always use TLS.",
@@ -41,6 +42,7 @@ def _no_password_user(r: Resource) -> bool:
     description="ElastiCache (Redis OSS / Valkey) must authenticate clients: an AUTH token or RBAC user group, and "
     "no user without a password.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("ElastiCache.6", "CKV_AWS_31"),
     remediation="Give the replication group `auth_token` (or `auth_token_wo`) or `user_group_ids` (serverless: "
     "`user_group_id`); ElastiCache users must use passwords or IAM authentication.",

@@ -53,8 +53,37 @@ def _key_problem(value: Any) -> str | None:
     return None
 
 
+def _first(value: Any) -> Any:
+    """A nested block given as an object (pulumi-aws 7 ``Bucket``, companion resources) or as a one-item list
+    (the deprecated ``BucketV2`` models every block as a list)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def inline_sse_rules(bucket: Resource) -> Any:
+    """The SSE rules a bucket declares inline: ``Bucket.serverSideEncryptionConfiguration.rule`` (v7) or
+    ``BucketV2.serverSideEncryptionConfigurations[].rules[]``; None when absent, UNKNOWN when unknown."""
+    config = bucket.get("serverSideEncryptionConfiguration")
+    if config is None:
+        config = bucket.get("serverSideEncryptionConfigurations")
+    if config is None or config is UNKNOWN:
+        return config
+    rules: list[Any] = []
+    for block in config if isinstance(config, list) else [config]:
+        if block is UNKNOWN:
+            return UNKNOWN
+        if isinstance(block, dict):
+            for key in ("rule", "rules"):
+                value = block.get(key)
+                if value is UNKNOWN:
+                    return UNKNOWN
+                rules += value if isinstance(value, list) else [value] if value is not None else []
+    return rules
+
+
 def _sse_rules_problem(rules: Any) -> str | None:
-    """Problem with an S3 SSE rule list (inline or BucketServerSideEncryptionConfiguration)."""
+    """Problem with S3 SSE rules (inline on the bucket, or a BucketServerSideEncryptionConfiguration[V2])."""
     if rules is UNKNOWN:
         return None
     items = rules if isinstance(rules, list) else [rules] if isinstance(rules, dict) else []
@@ -63,11 +92,14 @@ def _sse_rules_problem(rules: Any) -> str | None:
     for rule in items:
         if rule is UNKNOWN:
             return None
-        default = rule.get("applyServerSideEncryptionByDefault") if isinstance(rule, dict) else None
+        default = None
+        if isinstance(rule, dict):
+            default = rule.get("applyServerSideEncryptionByDefault")
+            if default is None:
+                default = rule.get("applyServerSideEncryptionByDefaults")
+        default = _first(default)
         if default is UNKNOWN:
             return None
-        if isinstance(default, list):  # some schema versions model the block as a list
-            default = default[0] if default else None
         if not isinstance(default, dict):
             return "a rule without applyServerSideEncryptionByDefault"
         algorithm = default.get("sseAlgorithm")
@@ -83,6 +115,7 @@ def _sse_rules_problem(rules: Any) -> str | None:
     name="data-encrypted-with-cmk",
     description="Data stores, their copies and replicas, and logs must be encrypted with a customer managed KMS key.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("RDS.3", "RDS.27", "CIS3 2.3.1", "SQS.1", "SNS.1", "CloudTrail.2", "CIS3 3.5", "S3.17",
               "AwsSolutions-RDS2", "AwsSolutions-SQS2", "CKV_AWS_354", "CKV_AWS_266", "CKV_AWS_245",
               "CKV_AWS_271", "CKV_AWS_297", "CKV_AWS_294", "CKV_AWS_327", "CKV_AWS_119", "EFS.1", "EFS.8",
@@ -217,6 +250,7 @@ _SPECIAL_FORMS: dict[str, Callable[[Resource], Iterator[str]]] = {
     description="Every S3 bucket (general purpose and directory) must have default encryption with a customer "
     "managed KMS key.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("S3.17", "AwsSolutions-S1", "CKV_AWS_145"),
     remediation="Create an `aws.s3.BucketServerSideEncryptionConfiguration` for the bucket with "
     "`sse_algorithm='aws:kms'` and the platform key's ARN (and `bucket_key_enabled=True`).",
@@ -225,19 +259,24 @@ _SPECIAL_FORMS: dict[str, Callable[[Resource], Iterator[str]]] = {
 def s3_bucket_encrypted_with_cmk(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
     log_targets = _server_access_log_targets(stack)
     for bucket in stack.of_type(*T.S3_BUCKETS, T.S3_DIRECTORY_BUCKET):
-        inline = bucket.get("serverSideEncryptionConfiguration.rules")
-        if inline is not None and _sse_rules_problem(inline) is None:
+        log_target = bucket.urn in log_targets
+        inline = inline_sse_rules(bucket)
+        if inline is not None and (_sse_rules_problem(inline) is None or (log_target and _sse_s3_only(inline))):
             continue
         configs = stack.referrers(bucket, T.S3_SSE, "bucket", ["bucket", "id"])
         if not configs:
-            yield (f"The S3 bucket {bucket.label} has no BucketServerSideEncryptionConfiguration with a "
-                   "customer managed KMS key.", bucket.urn)
+            if inline is not None:
+                yield (f"The S3 bucket {bucket.label} declares server-side encryption with "
+                       f"{_sse_rules_problem(inline)}; use SSE-KMS with a customer managed key.", bucket.urn)
+            else:
+                yield (f"The S3 bucket {bucket.label} has no BucketServerSideEncryptionConfiguration with a "
+                       "customer managed KMS key.", bucket.urn)
             continue
         for config in configs:
             problem = _sse_rules_problem(config.get("rules"))
             if problem is None:
                 continue
-            if bucket.urn in log_targets and _sse_s3_only(config.get("rules")):
+            if log_target and _sse_s3_only(config.get("rules")):
                 continue  # S3 server access logs can only be delivered to an SSE-S3 bucket (AWS limitation)
             yield (f"The S3 encryption configuration {config.label} uses {problem}; use SSE-KMS with a customer "
                    "managed key.", config.urn)
@@ -254,7 +293,8 @@ def _server_access_log_targets(stack: Stack) -> set[str]:
 
 def _sse_s3_only(rules: Any) -> bool:
     items = rules if isinstance(rules, list) else [rules]
-    defaults = [r.get("applyServerSideEncryptionByDefault") for r in items if isinstance(r, dict)]
+    defaults = [_first(r.get("applyServerSideEncryptionByDefault") or r.get("applyServerSideEncryptionByDefaults"))
+                for r in items if isinstance(r, dict)]
     return bool(defaults) and all(isinstance(d, dict) and d.get("sseAlgorithm") == "AES256" for d in defaults)
 
 
@@ -262,6 +302,7 @@ def _sse_s3_only(rules: Any) -> bool:
     name="kms-key-rotation",
     description="Symmetric customer managed KMS keys must have automatic rotation enabled.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("KMS.4", "CIS3 3.6", "AwsSolutions-KMS5"),
     remediation="Set `enable_key_rotation=True` on the key (default false).",
     resource_types=(T.KMS_KEY,),

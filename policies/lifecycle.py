@@ -27,6 +27,7 @@ ACCOUNT_SWITCHES = [
     "S3 account public access block, EBS default encryption, API Gateway account) must be protected in every "
     "stack, so that destroying a stack cannot turn them off for the account.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("GuardDuty.1", "Config.1", "CloudTrail.1", "Inspector.1", "IAM.28", "S3.1", "EC2.7"),
     remediation="Give the resource the options `protect=True` and `retain_on_delete=True` in every stack (dev "
     "included). Tear a stack down with `pulumi destroy --exclude-protected`; hand the baseline to another stack with "

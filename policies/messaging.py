@@ -27,6 +27,7 @@ def _dead_letter_inputs(stack: Stack) -> list[tuple[Resource, str]]:
     name="sqs-dead-letter-queue",
     description="SQS queues must have a dead-letter queue (or be one).",
     severity=Severity.MEDIUM,
+    category="resilience",
     controls=("AwsSolutions-SQS3",),
     remediation="Set `redrive_policy` with `deadLetterTargetArn` (and `maxReceiveCount`) on the source queue.",
 )
@@ -66,6 +67,7 @@ def _denies_insecure_transport(document: Any) -> bool | None:
     name="sqs-ssl-only",
     description="SQS queue policies must deny requests that do not use TLS.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("AwsSolutions-SQS4",),
     remediation="Attach a queue policy with a Deny of sqs:* for Principal '*' when aws:SecureTransport is false.",
     preview_note="Queue policies built from outputs are unknown at preview and count as compliant until update.",

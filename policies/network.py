@@ -130,6 +130,7 @@ def _exposure_message(kind: str, exposure: _net.Exposure, rule: str) -> str:
     description="Security groups must not admit the whole internet (0.0.0.0/0, ::/0, or rules whose union is "
     "it, directly or through a managed prefix list) except TCP on the allowed public ports.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("EC2.18", "EC2.19", "EC2.53", "EC2.54", "EC2.13", "EC2.14", "CIS3 5.2", "CIS3 5.3",
               "AwsSolutions-EC23", "CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CKV_AWS_277"),
     remediation="Restrict the source to a security group, prefix list or private CIDR, or open only TCP on "
@@ -158,6 +159,7 @@ def security_group_no_public_ingress(stack: Stack, cfg: Mapping[str, Any]) -> It
     name="security-group-no-unrestricted-egress",
     description="Security groups should not allow all traffic to the whole internet.",
     severity=Severity.LOW,
+    category="operations",
     controls=("CKV_AWS_382",),
     remediation="Allow egress only to the destinations and ports the workload needs (e.g. TCP 443 to a VPC "
     "endpoint's security group or a prefix list); the provider removes AWS's default allow-all egress rule "
@@ -197,6 +199,7 @@ def nacl_permissions(r: Resource) -> list[_net.Permission]:
     name="nacl-no-public-ingress",
     description="Network ACLs must not allow the whole internet inbound except on the allowed ports.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("EC2.21", "CIS3 5.1", "AwsSolutions-VPC3", "CKV_AWS_229", "CKV_AWS_230", "CKV_AWS_231",
               "CKV_AWS_232"),
     remediation="Allow world ingress only for TCP/UDP on the allowed ports (default 443) and the configured "
@@ -208,8 +211,9 @@ def nacl_permissions(r: Resource) -> list[_net.Permission]:
         "allowedPorts": {"type": "array", "items": {"type": "integer"},
                          "description": "Ports that may be open to the internet.", "default": [443]},
         "allowedPortRanges": string_list(
-            "Extra 'from-to' ranges allowed from the world, e.g. '1024-65535' for the return traffic of a "
-            "stateless NACL in front of NAT gateways.", []),
+            "Extra 'from-to' ranges allowed from the world: the return traffic of a stateless NACL in front of "
+            "NAT gateways and Lambda ENIs. The default is what the platform's network builds (1024-65535, the "
+            "ephemeral ports; SSH, 22, stays closed).", ["1024-65535"]),
     },
     preview_note="Separate NetworkAclRule resources are judged one by one (a union across them is not seen).",
 )
@@ -226,9 +230,10 @@ def nacl_no_public_ingress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]
     name="vpc-default-security-group-closed",
     description="The default security group of every VPC must allow no traffic.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("EC2.2", "CIS3 5.4"),
-    remediation="Adopt it with `aws.ec2.DefaultSecurityGroup(vpc_id=vpc.id, ingress=[], egress=[])` and add "
-    "no rule resources to it.",
+    remediation="Adopt it with `aws.ec2.DefaultSecurityGroup(vpc_id=vpc.id)` (no ingress or egress: adoption "
+    "removes the existing rules) and add no rule resources to it.",
 )
 def vpc_default_security_group_closed(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
     defaults = stack.of_type(T.DEFAULT_SECURITY_GROUP)
@@ -238,10 +243,11 @@ def vpc_default_security_group_closed(stack: Stack, cfg: Mapping[str, Any]) -> I
             yield (f"The VPC {vpc.label} has no DefaultSecurityGroup resource emptying its default security "
                    "group (AWS creates it with allow-all egress and self ingress).", vpc.urn)
         for dsg in mine:
+            # Adopting the default SG removes every rule it has and creates only the declared ones, so an
+            # absent list means no rules (pulumi-aws DefaultSecurityGroup docs).
             for key in ("ingress", "egress"):
-                if dsg.get(key) is None or (isinstance(dsg.get(key), list) and dsg.get(key)):
-                    yield (f"The default security group {dsg.label} must set {key}=[] "
-                           f"(it {'is absent' if dsg.get(key) is None else 'has rules'}).", dsg.urn)
+                if isinstance(dsg.get(key), list) and dsg.get(key):
+                    yield f"The default security group {dsg.label} must declare no {key} rules.", dsg.urn
     vpcs = stack.of_type(T.VPC)
     in_stack = {d.urn for d in defaults if any(stack.refers_to(d, "vpcId", vpc, ["id"]) for vpc in vpcs)}
     for dsg in defaults:
@@ -268,6 +274,7 @@ def vpc_default_security_group_closed(stack: Stack, cfg: Mapping[str, Any]) -> I
     name="vpc-flow-logs",
     description="Every VPC must have flow logs capturing rejected (or all) traffic.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("EC2.6", "CIS3 3.7", "AwsSolutions-VPC7"),
     remediation="Create an `aws.ec2.FlowLog` with `vpc_id=vpc.id` and `traffic_type` ALL or REJECT.",
 )
@@ -283,6 +290,7 @@ def vpc_flow_logs(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, s
     name="subnet-no-auto-public-ip",
     description="Subnets must not auto-assign public IP addresses.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("EC2.15",),
     remediation="Leave `map_public_ip_on_launch` and `assign_ipv6_address_on_creation` false; NAT gateways "
     "get their Elastic IP explicitly.",
@@ -298,6 +306,7 @@ def subnet_no_auto_public_ip(r: Resource, cfg: Mapping[str, Any]) -> Iterator[st
     name="nacl-in-use",
     description="Network ACLs should be associated with a subnet.",
     severity=Severity.LOW,
+    category="operations",
     controls=("EC2.16",),
     remediation="Set `subnet_ids` on the network ACL or add a NetworkAclAssociation; delete unused ACLs.",
 )
@@ -313,6 +322,7 @@ def nacl_in_use(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str
     name="eip-in-use",
     description="Elastic IPs should be attached (to a NAT gateway, instance or network interface).",
     severity=Severity.LOW,
+    category="resilience",
     controls=("EC2.12",),
     remediation="Reference the EIP from a NAT gateway's `allocation_id` or attach it; release unused EIPs.",
 )
@@ -328,6 +338,7 @@ def eip_in_use(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str 
     name="lambda-vpc-multi-az",
     description="Lambda functions in a VPC must use subnets in at least two Availability Zones.",
     severity=Severity.MEDIUM,
+    category="resilience",
     controls=("Lambda.5",),
     remediation="Give `vpc_config.subnet_ids` subnets from two or more AZs.",
     config={"minAvailabilityZones": integer("Minimum distinct AZs among the function's subnets.", 2, 1)},

@@ -21,6 +21,7 @@ _TLS12 = "Policy-Min-TLS-1-2"
     name="opensearch-encryption-in-transit",
     description="OpenSearch/Elasticsearch domains must encrypt node-to-node traffic and require HTTPS with TLS 1.2+.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("Opensearch.3", "Opensearch.8", "ES.3", "ES.8", "CKV_AWS_6", "CKV_AWS_83", "CKV_AWS_228"),
     remediation="Set `node_to_node_encryption={'enabled': True}` and `domain_endpoint_options={'enforce_https': "
     "True, 'tls_security_policy': 'Policy-Min-TLS-1-2-PFS-2023-10'}`.",
@@ -52,6 +53,7 @@ def _serverless_network_public(r: Resource) -> bool:
     description="OpenSearch/Elasticsearch domains must be in a VPC, and OpenSearch Serverless collections must not "
     "allow access from the public internet.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("Opensearch.2", "ES.2", "CKV_AWS_137"),
     remediation="Set `vpc_options` with private `subnet_ids` and `security_group_ids`; for Serverless, a network "
     "security policy with `AllowFromPublic: false` and `SourceVPCEs`.",
@@ -70,6 +72,7 @@ def opensearch_in_vpc(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     name="opensearch-fine-grained-access",
     description="OpenSearch/Elasticsearch domains must enable fine-grained access control without anonymous access.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("Opensearch.7", "CKV2_AWS_52"),
     remediation="Set `advanced_security_options={'enabled': True, 'anonymous_auth_enabled': False, ...}` with a "
     "master user ARN or the internal user database.",

@@ -19,6 +19,7 @@ _STATEFUL = [T.RDS_INSTANCE, T.RDS_CLUSTER, T.DYNAMODB_TABLE, T.KMS_KEY, T.SECRE
     name="stateful-resource-protection",
     description="Stateful resources must be protected against deletion where the environment requires it.",
     severity=Severity.HIGH,
+    category="resilience",
     controls=("RDS.7", "RDS.8", "DynamoDB.6", "KMS.3", "AwsSolutions-RDS10"),
     remediation="Set the resource option `protect=True`; RDS `deletion_protection=True`, "
     "`skip_final_snapshot=False` with `final_snapshot_identifier`; KMS `deletion_window_in_days` >= the "

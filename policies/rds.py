@@ -13,14 +13,17 @@ from ._model import Resource, Stack
 from ._values import UNKNOWN, as_bool, as_list, as_number, is_set
 
 DB_TYPES = (T.RDS_INSTANCE, T.RDS_CLUSTER)
+# Logs each engine must export, per the FSBP control for that engine (AWS Config rules' default logTypes):
+# RDS.36 PostgreSQL and RDS.37 Aurora PostgreSQL: postgresql; RDS.34 Aurora MySQL: audit; RDS.42 MariaDB: error,
+# audit; RDS.40 SQL Server: error, agent. MySQL and Oracle have no engine-specific control: RDS.9's lists apply.
 _LOG_EXPORTS = {
-    "postgres": {"postgresql", "upgrade"},
-    "mysql": {"audit", "error", "general", "slowquery"},
-    "mariadb": {"audit", "error", "general", "slowquery"},
-    "sqlserver": {"error", "agent"},
-    "oracle": {"alert", "audit", "trace", "listener"},
-    "aurora-postgresql": {"postgresql"},
-    "aurora-mysql": {"audit", "error", "general", "slowquery"},
+    "postgres": ({"postgresql"}, "RDS.36"),
+    "aurora-postgresql": ({"postgresql"}, "RDS.37"),
+    "aurora-mysql": ({"audit"}, "RDS.34"),
+    "mariadb": ({"audit", "error"}, "RDS.42"),
+    "sqlserver": ({"error", "agent"}, "RDS.40"),
+    "mysql": ({"audit", "error", "general", "slowquery"}, "RDS.9"),
+    "oracle": ({"alert", "audit", "trace", "listener"}, "RDS.9"),
 }
 _DEFAULT_PORTS = {"mysql": 3306, "mariadb": 3306, "aurora-mysql": 3306, "aurora": 3306, "postgres": 5432,
                   "aurora-postgresql": 5432, "oracle": 1521, "sqlserver": 1433}
@@ -43,6 +46,7 @@ def _is_replica(r: Resource) -> bool:
     name="rds-not-public",
     description="RDS databases must not be publicly accessible.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("RDS.2", "CIS3 2.3.3"),
     remediation="Set `publicly_accessible=False` (the default) and place the DB in isolated subnets.",
     resource_types=(T.RDS_INSTANCE, T.RDS_CLUSTER_INSTANCE),
@@ -56,6 +60,7 @@ def rds_not_public(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     name="rds-multi-az",
     description="RDS instances should be Multi-AZ.",
     severity=Severity.MEDIUM,
+    category="resilience",
     controls=("RDS.5", "AwsSolutions-RDS3"),
     remediation="Set `multi_az=True`.",
     resource_types=(T.RDS_INSTANCE,),
@@ -69,6 +74,7 @@ def rds_multi_az(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     name="rds-enhanced-monitoring",
     description="RDS instances should have enhanced monitoring.",
     severity=Severity.LOW,
+    category="operations",
     controls=("RDS.6",),
     remediation="Set `monitoring_interval` (1, 5, 10, 15, 30 or 60) and `monitoring_role_arn`.",
     resource_types=(T.RDS_INSTANCE, T.RDS_CLUSTER_INSTANCE),
@@ -85,27 +91,30 @@ def rds_enhanced_monitoring(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     name="rds-log-exports",
     description="RDS databases must publish their engine logs to CloudWatch Logs.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("RDS.9", "RDS.34", "RDS.36", "RDS.37", "RDS.40", "RDS.42", "AwsSolutions-RDS16"),
-    remediation="Set `enabled_cloudwatch_logs_exports` to the engine's logs (postgres: postgresql, upgrade).",
+    remediation="Set `enabled_cloudwatch_logs_exports` to the engine's logs (postgres: postgresql; mariadb: audit, "
+    "error; aurora-mysql: audit; sqlserver: error, agent; mysql: audit, error, general, slowquery).",
     resource_types=DB_TYPES,
 )
 def rds_log_exports(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    required = _LOG_EXPORTS.get(_engine_family(r.get("engine")), set())
+    family = _engine_family(r.get("engine"))
+    if r.type == T.RDS_INSTANCE and family.startswith("aurora"):
+        return  # an Aurora cluster's instances export nothing themselves: the cluster does
+    required, control = _LOG_EXPORTS.get(family, (set(), ""))
     exports = r.get("enabledCloudwatchLogsExports")
-    if not required or exports is UNKNOWN:
+    if not required or exports is UNKNOWN or UNKNOWN in as_list(exports):
         return
-    have = {e for e in as_list(exports) if isinstance(e, str)}
-    if UNKNOWN in as_list(exports):
-        return
-    missing = sorted(required - have)
+    missing = sorted(required - {e for e in as_list(exports) if isinstance(e, str)})
     if missing:
-        yield f"The {r.label} does not export logs {', '.join(missing)} to CloudWatch Logs."
+        yield f"The {r.label} does not export logs {', '.join(missing)} to CloudWatch Logs ({control})."
 
 
 @resource_policy(
     name="rds-iam-authentication",
     description="RDS databases should enable IAM database authentication.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("RDS.10", "RDS.12", "AwsSolutions-RDS6"),
     remediation="Set `iam_database_authentication_enabled=True`.",
     resource_types=DB_TYPES,
@@ -123,6 +132,7 @@ def rds_iam_authentication(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]
     name="rds-backup-retention",
     description="RDS databases must keep automated backups for at least the configured days.",
     severity=Severity.MEDIUM,
+    category="resilience",
     controls=("RDS.11", "RDS.50", "AwsSolutions-RDS13"),
     remediation="Set `backup_retention_period` >= `minDays` (provider default 0 for instances, 1 for clusters).",
     resource_types=DB_TYPES,
@@ -145,6 +155,7 @@ def rds_backup_retention(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     name="rds-auto-minor-version-upgrade",
     description="RDS databases must apply minor version upgrades automatically.",
     severity=Severity.HIGH,
+    category="operations",
     controls=("RDS.13", "RDS.35", "CIS3 2.3.2"),
     remediation="Leave `auto_minor_version_upgrade` true (the default).",
     resource_types=(T.RDS_INSTANCE, T.RDS_CLUSTER_INSTANCE, T.RDS_CLUSTER),
@@ -158,6 +169,7 @@ def rds_auto_minor_version_upgrade(r: Resource, cfg: Mapping[str, Any]) -> Itera
     name="rds-copy-tags-to-snapshot",
     description="RDS databases should copy tags to snapshots.",
     severity=Severity.LOW,
+    category="operations",
     controls=("RDS.16", "RDS.17"),
     remediation="Set `copy_tags_to_snapshot=True`.",
     resource_types=DB_TYPES,
@@ -172,6 +184,7 @@ def rds_copy_tags_to_snapshot(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
     name="rds-non-default-port",
     description="RDS databases should not listen on the engine's default port.",
     severity=Severity.LOW,
+    category="operations",
     controls=("RDS.23", "AwsSolutions-RDS11"),
     remediation="Set `port` to a non-default value.",
     resource_types=DB_TYPES,
@@ -189,6 +202,7 @@ def rds_non_default_port(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     name="rds-custom-admin-username",
     description="RDS master usernames must not be the well-known defaults.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("RDS.24", "RDS.25"),
     remediation="Choose a master username other than admin or postgres.",
     resource_types=DB_TYPES,
@@ -210,6 +224,7 @@ def _param(group: Resource, name: str) -> Any:
     name="rds-force-ssl",
     description="RDS instances must require TLS through their parameter group.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("RDS.41", "RDS.44", "AwsSolutions-RDS"),
     remediation="Use a DB parameter group with rds.force_ssl=1 (PostgreSQL/SQL Server) or "
     "require_secure_transport=ON (MySQL/MariaDB).",
@@ -266,6 +281,7 @@ def _world_route_to_igw(stack: Stack, table: Resource, igws: list[Resource]) -> 
     name="rds-not-in-public-subnet",
     description="RDS databases must not be in subnets routed to an internet gateway.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("RDS.46",),
     remediation="Use a DB subnet group of isolated subnets whose route tables have no 0.0.0.0/0 route to an "
     "internet gateway.",
@@ -289,6 +305,7 @@ def rds_not_in_public_subnet(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[t
     name="rds-snapshot-not-public",
     description="RDS snapshots (instance, cluster and their copies) must not be shared with everyone.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("RDS.1", "CKV_AWS_302"),
     remediation="Remove 'all' from `shared_accounts`; share with named account ids only.",
     resource_types=(T.RDS_SNAPSHOT, T.RDS_CLUSTER_SNAPSHOT, T.RDS_SNAPSHOT_COPY, T.RDS_CLUSTER_SNAPSHOT_COPY),
@@ -307,6 +324,7 @@ def _cross_region_replica(r: Resource) -> bool:
     name="rds-in-custom-subnet-group",
     description="RDS instances and clusters must be placed with a DB subnet group (none means the default VPC).",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("NoDefaultVPC",),
     remediation="Set `db_subnet_group_name` to a subnet group of the workload's isolated subnets (and "
     "`vpc_security_group_ids`); without one RDS uses the default VPC, whose subnets are public.",

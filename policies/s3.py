@@ -57,6 +57,7 @@ def _each_bucket_needs(stack: Stack, types: Iterable[str], ok: Callable[[Resourc
     name="s3-bucket-public-access-block",
     description="Every S3 bucket must block public access with all four settings.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("S3.8", "CIS3 2.1.4", "CloudTrail.6", "AwsSolutions-S2"),
     remediation="Create an `aws.s3.BucketPublicAccessBlock` for the bucket with block_public_acls, "
     "block_public_policy, ignore_public_acls and restrict_public_buckets all true.",
@@ -74,6 +75,7 @@ def s3_bucket_public_access_block(stack: Stack, cfg: Mapping[str, Any]) -> Itera
     name="s3-account-public-access-block-not-weakened",
     description="No stack may weaken the account's S3 Block Public Access settings.",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("S3.1", "CIS3 2.1.4", "CKV_AWS_53", "CKV_AWS_54", "CKV_AWS_55", "CKV_AWS_56"),
     remediation="Declare `aws.s3.AccountPublicAccessBlock` only in the stack that owns the account baseline, with "
     "all four flags true (an absent flag is false).",
@@ -106,6 +108,7 @@ def _ssl_deny(document: Any) -> bool:
     name="s3-bucket-ssl-only",
     description="Every S3 bucket policy must deny requests that do not use TLS.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("S3.5", "CIS3 2.1.1", "AwsSolutions-S10"),
     remediation="Add a BucketPolicy statement: Deny, Principal '*', Action s3:*, Resource bucket ARN and "
     "ARN/*, Condition Bool aws:SecureTransport 'false'.",
@@ -125,6 +128,7 @@ def s3_bucket_ssl_only(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Finding
     name="s3-bucket-access-logging",
     description="S3 buckets should have server access logging (except the log target buckets).",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("S3.9", "CloudTrail.7", "CIS3 3.4", "AwsSolutions-S1"),
     remediation="Create an `aws.s3.BucketLogging` for the bucket with a separate `target_bucket`.",
     config={"exemptBuckets": string_list("Bucket resource names or bucket names exempt (log targets).", [])},
@@ -141,6 +145,7 @@ def s3_bucket_access_logging(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[F
     name="s3-bucket-owner-enforced",
     description="S3 buckets must disable ACLs (object ownership BucketOwnerEnforced).",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("S3.12",),
     remediation="Create an `aws.s3.BucketOwnershipControls` with `rule.object_ownership='BucketOwnerEnforced'` "
     "and no BucketAcl.",
@@ -164,6 +169,7 @@ def s3_bucket_owner_enforced(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[F
     name="s3-bucket-lifecycle",
     description="S3 buckets should have a lifecycle configuration.",
     severity=Severity.LOW,
+    category="resilience",
     controls=("S3.13",),
     remediation="Create an `aws.s3.BucketLifecycleConfiguration` with at least one rule.",
 )
@@ -176,6 +182,7 @@ def s3_bucket_lifecycle(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Findin
     name="s3-bucket-versioning",
     description="S3 buckets should have versioning enabled.",
     severity=Severity.LOW,
+    category="resilience",
     controls=("S3.14",),
     remediation="Create an `aws.s3.BucketVersioning` with `versioning_configuration.status='Enabled'`.",
 )
@@ -197,6 +204,7 @@ def _access_point_policies(stack: Stack, point: Resource) -> list[tuple[Resource
     description="S3 access points (and multi-region access points) must block public access and must not grant "
     "access to everyone.",
     severity=Severity.CRITICAL,
+    category="exposure",
     controls=("S3.19", "S3.24", "CKV_AWS_392"),
     remediation="Leave `public_access_block_configuration` out or all four flags true (multi-region: "
     "`details.public_access_block`); restrict the access point policy to named principals or give the access "

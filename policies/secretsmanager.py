@@ -18,10 +18,13 @@ from ._values import UNKNOWN, as_bool, as_number
     name="secret-rotation-enabled",
     description="Secrets Manager secrets should rotate automatically.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("SecretsManager.1", "AwsSolutions-SMG4"),
     remediation="Create an `aws.secretsmanager.SecretRotation` for the secret, or list the secret in "
     "`exemptSecretNames` when its value is issued by a third party and cannot be rotated by a Lambda.",
-    config={"exemptSecretNames": string_list("Secret resource names or secret names without rotation.", [])},
+    config={"exemptSecretNames": string_list(
+        "Secret resource names or secret names without rotation. The default names the platform's OAuth client "
+        "secret, which its third-party issuer rotates.", ["platform-backend-oauth-client"])},
 )
 def secret_rotation_enabled(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[tuple[str, str | None]]:
     for secret in stack.of_type(T.SECRET):
@@ -40,6 +43,7 @@ _RATE = re.compile(r"rate\((\d+)\s+days?\)")
     name="secret-rotation-interval",
     description="Secret rotation must happen at least every configured number of days.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("SecretsManager.4",),
     remediation="Set `rotation_rules.automatically_after_days` (or a rate(N days) schedule) <= maxDays.",
     resource_types=(T.SECRET_ROTATION,),

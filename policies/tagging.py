@@ -26,6 +26,7 @@ def _tag_map(tags: Any) -> dict[str, Any] | Any:
     name="required-tags",
     description="Every taggable resource must carry the required tags (own tags or provider defaultTags).",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("Tagging", "DynamoDB.5", "EC2.43", "EC2.46", "Lambda.6", "SQS.2", "SNS.3", "SecretsManager.5",
               "CloudTrail.9", "RDS.28", "IAM.23"),
     remediation="Set the tags on the aws provider's `default_tags.tags` (preferred) or on the resource's "

@@ -113,6 +113,7 @@ def managed_groups(stack: Stack, acl: Resource) -> list[ManagedGroup] | None:
     name="wafv2-web-acl-has-rules",
     description="WAFv2 web ACLs must contain at least one rule or rule group.",
     severity=Severity.MEDIUM,
+    category="exposure",
     controls=("WAF.10",),
     remediation="Add `rules` (e.g. AWS managed rule groups and a rate-based rule), `rule_json`, or "
     "`aws.wafv2.WebAclRule` / `WebAclRuleGroupAssociation` resources naming the ACL.",
@@ -133,6 +134,7 @@ def _metrics_off(config: Any) -> bool:
     name="wafv2-cloudwatch-metrics",
     description="WAFv2 web ACLs, rule groups and all their rules must publish CloudWatch metrics.",
     severity=Severity.MEDIUM,
+    category="operations",
     controls=("WAF.12",),
     remediation="Set `visibility_config.cloudwatch_metrics_enabled=True` on the web ACL or rule group and on "
     "every rule (inline `rules`, `rule_json`/`rules_json` `VisibilityConfig`, `WebAclRule`, "
@@ -163,6 +165,7 @@ def _log4j_weakened(group: ManagedGroup) -> list[str]:
     description="WAFv2 web ACLs must use the AWS known-bad-inputs managed rule group in block mode "
     "(Log4j and other exploit payloads).",
     severity=Severity.HIGH,
+    category="exposure",
     controls=("CKV_AWS_192", "CKV2_AWS_77"),
     remediation="Add a rule with `managed_rule_group_statement` AWSManagedRulesKnownBadInputsRuleSet (vendor "
     "AWS) and `override_action={'none': {}}` (or a `WebAclRuleGroupAssociation` with `override_action='none'`); "
@@ -192,6 +195,7 @@ def wafv2_known_bad_inputs(stack: Stack, cfg: Mapping[str, Any]) -> Iterator[Fin
     name="wafv2-logging",
     description="WAFv2 web ACLs should have logging enabled to an aws-waf-logs- destination.",
     severity=Severity.LOW,
+    category="operations",
     controls=("WAF.11",),
     remediation="Create an `aws.wafv2.WebAclLoggingConfiguration` with `resource_arn=web_acl.arn` and a "
     "destination whose name starts with `aws-waf-logs-`.",

@@ -42,3 +42,9 @@ def test_a_resource_named_by_the_provider_gets_its_name() -> None:
 def test_layer_versions_get_their_version_number() -> None:
     layer = _new("aws:lambda/layerVersion:LayerVersion", "sdk", {"layerName": "render-sdk"})
     assert int(layer["version"]) == 1 and layer["layerArn"].endswith(":layer:render-sdk")
+
+
+def test_http_apis_get_their_execution_arn() -> None:
+    # A Lambda permission's source_arn is built from it; a missing one would read "None/*/*".
+    api = _new("aws:apigatewayv2/api:Api", "api", {"protocolType": "HTTP"})
+    assert api["executionArn"].startswith(f"arn:aws:execute-api:eu-west-1:{ACCOUNT_ID}:api-")

@@ -54,12 +54,12 @@ def test_recorder_without_enabled_status_fails() -> None:
     assert "isEnabled=true" in of(Pack().analyze_stack(graph), "baseline-config-recorder")[0].message
 
 
-def test_recorder_with_custom_role_fails_unless_configured() -> None:
+def test_recorder_with_custom_role_passes_unless_the_service_linked_role_is_required() -> None:
     graph = _baseline()
     graph[1].props["roleArn"] = "arn:aws:iam::1:role/config"
-    assert len(of(Pack().analyze_stack(graph), "baseline-config-recorder")) == 1
-    pack = Pack({"baseline-config-recorder": {"requireServiceLinkedRole": False}})
-    assert of(pack.analyze_stack(graph), "baseline-config-recorder") == []
+    assert of(Pack().analyze_stack(graph), "baseline-config-recorder") == []  # the platform's own scoped role
+    pack = Pack({"baseline-config-recorder": {"requireServiceLinkedRole": True}})
+    assert "AWSServiceRoleForConfig" in of(pack.analyze_stack(graph), "baseline-config-recorder")[0].message
 
 
 def test_disabled_guardduty_fails() -> None:

@@ -40,7 +40,7 @@ def test_metadata_is_complete(policy: PolicyDef) -> None:
     assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy.name)
     assert policy.description.endswith(".") and policy.remediation
     assert policy.controls
-    if policy.guarantee or policy.severity in (Severity.CRITICAL, Severity.HIGH):
+    if policy.category == "exposure" or policy.guarantee or policy.severity in (Severity.CRITICAL, Severity.HIGH):
         assert policy.default_level == EnforcementLevel.MANDATORY
     else:
         assert policy.default_level == EnforcementLevel.ADVISORY

@@ -103,7 +103,15 @@ def test_default_security_group() -> None:
     missing = of(Pack().analyze_stack(_vpc(None)), "vpc-default-security-group-closed")
     assert len(missing) == 1 and "no DefaultSecurityGroup" in missing[0].message
     rules = _vpc([{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])
-    assert "must set ingress=[]" in of(Pack().analyze_stack(rules), "vpc-default-security-group-closed")[0].message
+    assert "must declare no ingress rules" in \
+        of(Pack().analyze_stack(rules), "vpc-default-security-group-closed")[0].message
+
+
+def test_adopted_default_security_group_without_rule_lists_is_closed() -> None:
+    # Adoption removes every existing rule; absent ingress/egress means none are created (false positive before).
+    graph = [Res(T.VPC, "vpc", {"id": UNKNOWN}),
+             Res(T.DEFAULT_SECURITY_GROUP, "dsg", {"vpcId": UNKNOWN}, prop_deps={"vpcId": ["vpc"]})]
+    assert of(Pack().analyze_stack(graph), "vpc-default-security-group-closed") == []
 
 
 def test_rule_added_to_the_default_security_group_fails() -> None:

@@ -94,6 +94,10 @@ signing = aws.lambda_.CodeSigningConfig(
     "render", allowed_publishers={"signing_profile_version_arns": [config.require("signingProfileVersionArn")]},
     policies={"untrusted_artifact_on_deployment": "Enforce"})
 failures = aws.sqs.Queue("render-failures", kms_master_key_id=key.arn, message_retention_seconds=1209600)
+aws.sqs.QueuePolicy("render-failures-tls", queue_url=failures.url, policy=pulumi.Output.json_dumps({
+    "Version": "2012-10-17", "Statement": [{
+        "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "sqs:*", "Resource": failures.arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}))
 
 
 def function(name: str) -> aws.lambda_.Function:
