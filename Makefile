@@ -55,6 +55,8 @@ openapi: setup
 bench: setup
 	$(PY) bench/authorizer_bench.py
 	$(PY) bench/gate_bench.py
+	$(PY) bench/pack_bench.py
+	$(PY) bench/peer_coverage.py
 
 clean:
 	rm -rf $(VENV) build node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
