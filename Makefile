@@ -8,7 +8,7 @@ REQS := requirements.txt requirements-dev.txt requirements-audit.txt constraints
         functions/requirements.txt functions/authorizer/requirements.txt functions/api/requirements.txt \
         functions/worker/requirements.txt
 
-.PHONY: setup package test lint lint-workflows unit preview gate rules openapi bench clean
+.PHONY: setup package test lint lint-workflows unit fuzz preview gate rules openapi bench clean
 
 ## setup: create .venv with every pinned runtime and test dependency (idempotent)
 setup: $(STAMP)
@@ -35,6 +35,14 @@ lint-workflows: setup
 
 unit: setup
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+
+## fuzz: a long contract-fuzzing run (random seed; `make test` runs a bounded, deterministic one).
+## FUZZ_EXAMPLES sets the number of generated requests; the counts by route/caller/status go to reports/.
+FUZZ_EXAMPLES ?= 5000
+fuzz: setup
+	@mkdir -p reports
+	CONTRACT_EXAMPLES=$(FUZZ_EXAMPLES) CONTRACT_RANDOM=1 CONTRACT_REPORT=reports/contract-fuzz.json \
+		$(VENV)/bin/pytest tests/functions/contract -q -n 0
 
 ## test: setup, then ruff, mypy and the whole test suite
 test: lint unit

@@ -126,6 +126,8 @@ SKU_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_QUANTITY = 1000
 MAX_NOTE_CHARS = 500
 MAX_RECONCILE_BATCH = 500
+# PostgreSQL text cannot hold NUL, so the function refuses it; the model says so too (found by tests/contract).
+NOTE_PATTERN = "^[^\\u0000]*$"
 
 MODELS: dict[str, dict[str, Any]] = {
     "OrderCreate": {
@@ -137,7 +139,7 @@ MODELS: dict[str, dict[str, Any]] = {
         "properties": {
             "sku": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SKU_PATTERN},
             "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
-            "note": {"type": ["string", "null"], "maxLength": MAX_NOTE_CHARS},
+            "note": {"type": ["string", "null"], "maxLength": MAX_NOTE_CHARS, "pattern": NOTE_PATTERN},
         },
     },
     "ReconcileRequest": {
@@ -200,7 +202,7 @@ RESPONSE_MODELS: dict[str, dict[str, Any]] = {
             "id": {"type": "string", "format": "uuid"},
             "sku": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SKU_PATTERN},
             "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
-            "note": {"type": ["string", "null"], "maxLength": MAX_NOTE_CHARS},
+            "note": {"type": ["string", "null"], "maxLength": MAX_NOTE_CHARS, "pattern": NOTE_PATTERN},
             "created_at": {"type": "string", "format": "date-time"},
         },
     },

@@ -124,11 +124,17 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 
 
+# The query parameters each route takes (components/routes.py: optional_query); any other is refused.
+QUERY_PARAMETERS: dict[tuple[str, str], frozenset[str]] = {("GET", "/orders"): frozenset({"limit", "cursor"})}
+
+
 def _route(event: dict[str, Any]) -> Route:
     method = event.get("httpMethod")
     resource = event.get("resource")
-    found = ROUTES.get((str(method), str(resource)))
+    key = (str(method), str(resource))
+    found = ROUTES.get(key)
     if found is not None:
+        validation.query_parameters(event, QUERY_PARAMETERS.get(key, frozenset()))
         return found
     if any(path == resource for _, path in ROUTES):
         allowed = ", ".join(sorted(m for m, path in ROUTES if path == resource))

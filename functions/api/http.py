@@ -10,8 +10,11 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
-    # A JSON API is never meant to be framed or to load anything.
+    # A JSON API is never meant to be framed or to load anything. X-Frame-Options as well: the gateway's own
+    # responses can only send that one (components/gateway_responses.py), and the contract promises callers
+    # the same security headers whoever answers.
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
 

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from functions.api import orders, runtime
+from functions.api import orders, runtime, validation
 from functions.api.config import reconcile_min_age_seconds
 from functions.api.http import HttpError, bad_request, error_response, internal_error_response, request_id_of
 from functions.api.http import response as http_response
@@ -67,6 +67,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not isinstance(event, dict):
             raise HttpError(400, "invalid_request", "malformed request")
         _require_iam_caller(event)
+        validation.query_parameters(event, frozenset())
         counts = reconcile(_batch_size(event), reconcile_min_age_seconds())
         LOG.info("reconcile: %s", counts)
         return http_response(200, counts, request_id)

@@ -20,6 +20,7 @@ DEFAULT_LIMIT = 20
 MAX_QUANTITY = 1000
 MAX_NOTE_CHARS = 500
 MAX_CURSOR_CHARS = 200
+MAX_ECHOED_NAME_CHARS = 64  # a client-chosen name quoted back in an error is cut to this
 SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Printable ASCII without spaces: keys are opaque client tokens (UUIDs in practice).
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
@@ -166,6 +167,20 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     if created_at.tzinfo is None:
         raise bad_request("cursor", "cursor is invalid")
     return created_at, last_id
+
+
+def query_parameters(event: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """The query string, refusing parameters the route does not define: a misspelt one (``limt=5``) must not be
+    silently ignored, and the contract (openapi.json) lists every parameter a route takes."""
+    query = event.get("queryStringParameters") or {}
+    if not isinstance(query, dict):
+        return {}
+    unknown = sorted(str(name) for name in query if name not in allowed)
+    if unknown:
+        name = unknown[0][:MAX_ECHOED_NAME_CHARS]
+        accepted = f"accepted: {', '.join(sorted(allowed))}" if allowed else "this route takes none"
+        raise bad_request(name, f"unknown query parameter {name!r}; {accepted}")
+    return query
 
 
 def list_params(event: dict[str, Any]) -> ListParams:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
 
 from policies import _tokens as T
 from policies.registry import BY_NAME
@@ -171,3 +172,10 @@ def test_case(case: Case) -> None:
 ])
 def test_secret_reason(name: str, value: str, secret: bool) -> None:
     assert (secret_reason(name, value) is not None) is secret
+
+
+def test_a_pulumi_secret_in_an_environment_variable_is_plain_text_there() -> None:
+    # The engine sends a secret wrapped in its signature object; the function's configuration shows it in clear.
+    wrapped = {SPECIAL_SIG_KEY: SPECIAL_SECRET_SIG, "value": "correct-horse-battery-staple"}
+    diags = of(Pack().analyze(T.LAMBDA_FUNCTION, _env(DB_PASSWORD=wrapped)), LAMBDA)
+    assert len(diags) == 1 and "DB_PASSWORD" in diags[0].message
