@@ -17,7 +17,6 @@ MODES = (PREVIEW, UPDATE)
 # Kinds of the gate's own diagnostics (GateDiagnostic.kind).
 INVOKE = "invoke"  # a data source answered with invented values, or not at all
 STACK_REFERENCE = "stack-reference"  # a referenced stack's outputs are unknown
-TRANSFORM = "transform"  # a transform the gate could not run as the engine does
 INPUT_TYPE = "input-type"  # an input the provider's Check would reject
 # Levels: an "error" fails the gate (the engine would reject the program); "warning" and "note" report a
 # place where the gate had to guess, so a result there may differ from `pulumi preview`.
@@ -91,7 +90,7 @@ class GateDiagnostic:
     not model the engine faithfully, or an input the provider would reject."""
 
     stack: str
-    kind: str  # INVOKE | STACK_REFERENCE | TRANSFORM | INPUT_TYPE
+    kind: str  # INVOKE | STACK_REFERENCE | INPUT_TYPE
     level: str  # ERROR | WARNING | NOTE
     message: str
     subject: str = ""  # the function token, resource URN or referenced stack concerned

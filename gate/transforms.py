@@ -84,8 +84,9 @@ class EngineTransforms:
                 chain += self._own.get(current, [])
                 current = self._parents.get(current, "")
             chain += self._stack
-        if goal is None and not chain:
-            return request
+        inherits = goal is not None and _inherits(request, goal)
+        if not inherits and not chain:
+            return request  # the common case: nothing to change, no copy
         request = _copy(request)
         if goal is not None:
             _inherit(request, goal)
@@ -154,6 +155,12 @@ def _copy(request: Any) -> Any:
     out = resource_pb2.RegisterResourceRequest()
     out.CopyFrom(request)
     return out
+
+
+def _inherits(request: Any, goal: _Goal) -> bool:
+    return (goal.protect is not None and not request.HasField("protect")) \
+        or (goal.retain_on_delete is not None and not request.HasField("retainOnDelete")) \
+        or (bool(goal.deleted_with) and not request.deletedWith)
 
 
 def _inherit(request: Any, goal: _Goal) -> None:

@@ -150,6 +150,20 @@ def test_sarif_validates_and_locates_results(capsys, insecure_program, basic_pac
     assert (REPO_ROOT / location["artifactLocation"]["uri"]).is_file()
 
 
+def test_sarif_with_the_gates_own_diagnostics_validates(capsys, basic_pack, tmp_path):
+    target = tmp_path / "lookups.sarif"
+    code, _, _ = run_gate(capsys, *gate_args(FIXTURES / "programs" / "lookups", basic_pack, "--format", "sarif",
+                                             "--output", str(target)))
+    assert code == 0
+    sarif = json.loads(target.read_text())
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    (engine_run,) = [r for r in sarif["runs"] if r["tool"]["driver"]["name"] == "pulumi-policy-gate"]
+    main_py = FIXTURES / "programs" / "lookups" / "__main__.py"
+    located = {(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
+               for r in engine_run["results"]}
+    assert ("gate/invoke", line_of(main_py, "LOOKUP-VPC")) in located
+
+
 def test_program_that_raises_exits_2(capsys, basic_pack):
     code, out, err = run_gate(capsys, *gate_args(FIXTURES / "programs" / "raises", basic_pack))
     assert code == 2 and out == ""
