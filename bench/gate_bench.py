@@ -200,9 +200,9 @@ def run_floor(mode: str, program: Path, pack: Path) -> None:
     project = load_project(program)
     render_seconds = policy_seconds = 0.0
     diagnostics = 0
-    for stack, mode in ((stack, mode) for stack in project.stack_names() for mode in MODES):
+    for stack, run_mode in ((stack, m) for stack in project.stack_names() for m in MODES):
         config = load_stack_config(project, stack)
-        preview = mode == PREVIEW
+        preview = run_mode == PREVIEW
         t0 = time.perf_counter()
         servicer = _PolicyAnalyzerServicer(
             pack_args["name"], "0.0.1", policies, pack_args["enforcement_level"] or EnforcementLevel.ADVISORY,
