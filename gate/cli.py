@@ -39,13 +39,15 @@ formats (--format):
 
 exit codes:
   0  no mandatory policy is violated (advisory findings do not fail)
-  1  at least one mandatory violation (with --strict, also a policy undecided at preview)
+  1  at least one mandatory violation (with --strict, also a policy undecided at preview), or an
+     input the provider's Check would reject (wrong type, at the program's file:line)
   2  the gate could not decide: the program raised, a policy pack failed, or a config is invalid
 
 examples:
   make preview                                  every stack, text report (sets up .venv first)
   .venv/bin/python -m gate --stack prod         one stack
-  .venv/bin/python -m gate --update             analyze as `pulumi up` would, with known ids/ARNs
+  .venv/bin/python -m gate --mode preview       only the preview (the default runs preview and update)
+  .venv/bin/python -m gate --invoke-fixtures lookups.yaml   data-source values a policy needs
   .venv/bin/python -m gate --format markdown >> "$GITHUB_STEP_SUMMARY"
   .venv/bin/python -m gate --format sarif --output gate.sarif
 """
@@ -55,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gate",
         description="Offline policy gate: render the Pulumi program for each stack under mocks (a preview "
-                    "of a new stack) and run the CrossGuard policy packs on it like the Pulumi engine.",
+                    "of a new stack, then an update) and run the CrossGuard policy packs on it like the "
+                    "Pulumi engine.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
