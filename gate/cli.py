@@ -83,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "preview decides on the value), one report; or only one of them")
     parser.add_argument("--update", action="store_true", help="the same as --mode update")
     parser.add_argument("--invoke-fixtures", type=Path,
-                        help="YAML: data-source results by function token, for the values a policy needs "
-                             "(otherwise shaped from the SDK's result type, with placeholder values)")
+                        help="YAML: data-source results (or failures) by function token, for the values a policy "
+                             "needs (default: <program>/.gate/invokes.yaml when it exists; otherwise shaped from "
+                             "the SDK's result type, with placeholder values)")
     parser.add_argument("--stack-reference-fixtures", type=Path,
-                        help="YAML: outputs of referenced stacks by stack name (otherwise unknown)")
+                        help="YAML: outputs of referenced stacks by stack name (default: "
+                             "<program>/.gate/stack-references.yaml when it exists; otherwise unknown)")
     parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds a pack may take to start")
     parser.add_argument("--rpc-timeout", type=float, default=120.0, help="seconds one pack call may take")
     return parser
@@ -149,9 +151,11 @@ def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
                         "give one for all packs or one per pack")
     explicit = [(p, read_config_file(p)) for p in args.policy_pack_config]
     modes = MODES if args.mode == "both" and not args.update else (UPDATE,) if args.update else (args.mode,)
-    invoke_fixtures = InvokeFixtures.load(args.invoke_fixtures) if args.invoke_fixtures else None
-    stack_references = (StackReferenceFixtures.load(args.stack_reference_fixtures)
-                        if args.stack_reference_fixtures else None)
+    # The program's own fixtures (.gate/ beside Pulumi.yaml) unless files are given.
+    invoke_file = args.invoke_fixtures or _existing(program / ".gate" / "invokes.yaml")
+    references_file = args.stack_reference_fixtures or _existing(program / ".gate" / "stack-references.yaml")
+    invoke_fixtures = InvokeFixtures.load(invoke_file) if invoke_file else None
+    stack_references = StackReferenceFixtures.load(references_file) if references_file else None
 
     pack_metas: dict[str, PackMeta] = {}
     with EngineServer() as engine, ExitStack() as cleanup:
@@ -236,6 +240,10 @@ def _locator(program: Path, stack: str) -> Callable[[CapturedResource], tuple[st
         return _relative(program / f"Pulumi.{stack}.yaml"), 1
 
     return locate
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def _place(location: SourceLocation | None) -> tuple[str, int]:

@@ -35,12 +35,14 @@ import inspect
 import json
 import re
 import sys
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc  # type: ignore[import-untyped]
 import pulumi
 import pulumi.runtime
 import yaml
@@ -114,10 +116,17 @@ def result_type_for(token: str) -> type | None:
     class_name = function[:1].upper() + function[1:] + "Result"
     parents = [root] if module in ("", "index") else [f"{root}.{module}", f"{root}.{module}_"]
     for parent in parents:
+        # The function as its package exports it, then the module it lives in.  Importing that module by
+        # name would not do: a generated package binds the function and its module to the same name,
+        # and a submodule imported by name replaces the function on the package (`'module' object is not
+        # callable` in the program afterwards).
         try:
-            found = getattr(importlib.import_module(f"{parent}.{snake}"), class_name, None)
+            exported = getattr(importlib.import_module(parent), snake, None)
         except ImportError:
             continue
+        home = exported if isinstance(exported, types.ModuleType) else \
+            sys.modules.get(getattr(exported, "__module__", "") or "")
+        found = getattr(home, class_name, None)
         if isinstance(found, type):
             return found
     return None
@@ -174,12 +183,30 @@ def _optional(hint: Any) -> tuple[Any, bool]:
 class _FixtureEntry:
     when: dict[str, Any]
     result: dict[str, Any]
+    error: str | None = None  # the provider's failure instead of a result (a lookup that finds nothing)
+
+
+class InvokeFailed(grpc.RpcError):
+    """A fixture's `error`, raised from the monitor as the engine fails an invoke whose provider returned
+    an error (a gRPC error the SDK turns into `invoke of <token> failed: <details>` for the program)."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(details)
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._details
 
 
 class InvokeFixtures:
     """`--invoke-fixtures FILE`: YAML mapping a function token to the result fields a policy needs,
-    or to a list of `{when: {argument: value}, result: {...}}` tried in order (no `when`: any call).
-    Field and argument names may be the SDK's (`cidr_block`) or the wire's (`cidrBlock`)."""
+    or to a list of entries tried in order, each `{when: {argument: value}, result: {...}}` (no
+    `when`: any call) or `{when: ..., error: "message"}` for a provider failure (what a lookup of
+    something that does not exist gets).  Field and argument names may be the SDK's (`cidr_block`)
+    or the wire's (`cidrBlock`)."""
 
     def __init__(self, entries: dict[str, list[_FixtureEntry]] | None = None, source: str = "") -> None:
         self.entries = entries or {}
@@ -200,22 +227,27 @@ class InvokeFixtures:
             where = f"--invoke-fixtures {path}: {token}"
             if not isinstance(token, str) or token.count(":") < 2:
                 raise GateError(f"{where}: not a function token (like aws:ec2/getVpc:getVpc)")
-            items = spec if isinstance(spec, list) else [{"result": spec}]
+            entry_form = isinstance(spec, dict) and bool(set(spec) & {"result", "error"}) \
+                and not set(spec) - {"when", "result", "error"}
+            items = spec if isinstance(spec, list) else [spec if entry_form else {"result": spec}]
             result_type = result_type_for(token)
             parsed = []
             for item in items:
                 if not isinstance(item, dict) or not isinstance(item.get("result", {}), dict) \
-                        or set(item) - {"when", "result"}:
-                    raise GateError(f"{where}: each entry is {{when: {{...}}, result: {{...}}}}")
+                        or set(item) - {"when", "result", "error"} or ("result" in item and "error" in item) \
+                        or not isinstance(item.get("error", ""), str):
+                    raise GateError(f"{where}: each entry is {{when: {{...}}, result: {{...}}}} or "
+                                    "{when: {...}, error: message}")
                 result = _to_wire(item.get("result") or {}, result_type, where)
-                parsed.append(_FixtureEntry(when=_wire_keys(item.get("when") or {}), result=result))
+                parsed.append(_FixtureEntry(when=_wire_keys(item.get("when") or {}), result=result,
+                                            error=item.get("error")))
             entries[token] = parsed
         return cls(entries, str(path))
 
-    def lookup(self, token: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    def lookup(self, token: str, args: dict[str, Any]) -> _FixtureEntry | None:
         for entry in self.entries.get(token, []):
             if all(args.get(k) == v for k, v in entry.when.items()):
-                return entry.result
+                return entry
         return None
 
 
@@ -266,7 +298,10 @@ class InvokeResponder:
         """(result in wire form, failures as the provider reports them)."""
         site = current_site() or InvokeSite(None, None)
         result_type = site.result_type if _is_output_type(site.result_type) else result_type_for(token)
-        fixture = self.fixtures.lookup(token, args)
+        entry = self.fixtures.lookup(token, args)
+        if entry is not None and entry.error is not None:
+            raise InvokeFailed(f"invocation of {token} returned an error: {entry.error}")  # the engine's words
+        fixture = entry.result if entry is not None else None
         local = _LOCAL.get(token)
         if local is not None:
             try:

@@ -1,6 +1,9 @@
 """Data-source invokes: results shaped from the SDK's result types, fixtures, and what the gate reports."""
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,46 @@ def test_the_platform_pack_does_not_block_a_lambda_placed_by_lookups(tmp_path):
     assert ("aws:ec2/getVpc:getVpc", line_of(MAIN, "LOOKUP-VPC"), ("preview", "update")) in notes
     assert all(g["file"] == "tests/gate/fixtures/programs/lookups/__main__.py"
                for g in report["gateDiagnostics"] if g["kind"] == INVOKE)
+
+
+def test_a_fixture_can_answer_with_the_providers_failure(tmp_path):
+    program = tmp_path / "detector"
+    program.mkdir()
+    (program / "Pulumi.yaml").write_text("name: detector\nruntime: python\n")
+    (program / "Pulumi.dev.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    (program / "__main__.py").write_text(
+        "import pulumi\nimport pulumi_aws as aws\n\n"
+        "try:\n    found = aws.guardduty.get_detector().id\n"
+        "except Exception as exc:  # the provider's answer when no detector exists\n    found = str(exc)\n"
+        "pulumi.export('detector', found)\n")
+    fixtures = tmp_path / "invokes.yaml"
+    fixtures.write_text("aws:guardduty/getDetector:getDetector:\n  error: 'reading the Detector: empty result'\n")
+    result = render(program, "dev", invoke_fixtures=InvokeFixtures.load(fixtures))
+    assert result.ok, result.errors  # caught by the program, as a real failed lookup is
+    assert result.outputs["detector"] == ("invoke of aws:guardduty/getDetector:getDetector failed: invocation of "
+                                          "aws:guardduty/getDetector:getDetector returned an error: reading the "
+                                          "Detector: empty result")
+    assert not result.notices
+
+
+def test_the_programs_own_fixtures_file_is_used_by_default(tmp_path):
+    program = tmp_path / "lookups"
+    shutil.copytree(PROGRAM, program)
+    (program / ".gate").mkdir()
+    (program / ".gate" / "invokes.yaml").write_text(
+        "aws:ec2/getSubnets:getSubnets:\n  - when: {tags: {Tier: private}}\n    result: {ids: [subnet-1, subnet-2]}\n")
+    out = tmp_path / "gate.json"
+    main(["--program", str(program), "--policy-pack", str(FIXTURES / "packs" / "basic"), "--mode", "preview",
+          "--format", "json", "--output", str(out)])
+    reported = {g["subject"] for g in json.loads(out.read_text())["gateDiagnostics"]}
+    assert "aws:ec2/getSubnets:getSubnets" not in reported and "aws:ec2/getVpc:getVpc" in reported
+
+
+def test_finding_a_result_type_leaves_the_sdks_functions_callable():
+    # A generated package binds a function and its module to the same name: importing the module by name
+    # would replace the function on the package. Checked in a fresh interpreter, where nothing is loaded yet.
+    code = ("from gate.invokes import result_type_for\n"
+            "assert result_type_for('aws:ssm/getParametersByPath:getParametersByPath').__name__ == "
+            "'GetParametersByPathResult'\n"
+            "import pulumi_aws as aws\nassert callable(aws.ssm.get_parameters_by_path)\n")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
