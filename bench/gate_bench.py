@@ -1,12 +1,14 @@
 """Benchmark of the offline policy gate (prints figures; not a test).
 
-1. The gate (`python -m gate`, all stacks, real pack processes over gRPC) against the in-process floor
-   (target <= 1.3x).  Each figure is the wall time of a fresh process, median of --repeat runs.
-   The floor does, in one process and one thread, exactly the work the gate cannot avoid:
-   - render every stack with `gate.render.render` (the same renders as the gate, with the same
+1. The gate (`python -m gate`, all stacks, both modes, real pack processes over gRPC) against the
+   in-process floor (target <= 1.3x).  Each figure is the wall time of a fresh process, median of
+   --repeat runs.  The floor does, in one process and one thread, exactly the work the gate cannot avoid:
+   - render every stack in both modes, a preview then an update, with `gate.render.render` (the same
+     renders as the gate — transforms, invoke answers, input checks included — with the same
      `gc.freeze()` after each);
-   - configure the pack like the gate does (GetAnalyzerInfo -> the stack's `<pack>/config/<stack>.json`
-     reconciled -> Configure, ConfigureStack; on an in-process pulumi_policy servicer, no server);
+   - configure the pack like the gate does, once per stack and mode (GetAnalyzerInfo -> the stack's
+     `<pack>/config/<stack>.json` reconciled -> Configure, ConfigureStack with that mode's dry_run; on
+     an in-process pulumi_policy servicer, no server);
    - deserialize each resource's properties once (`MessageToDict` -> `deserialize_properties` ->
      unknown-checking proxy) and each provider's once, from the same AnalyzeRequest the gate sends;
      resource options and provider objects built by pulumi_policy's own helpers;
@@ -14,14 +16,16 @@
      name, options, provider, the policy's config and the stack tags) and every enabled stack policy
      once on the linked graph (`PolicyResource` with parent, dependencies and property dependencies,
      linked as pulumi_policy links them), collecting violations and "can't run during preview".
-   It prints its diagnostic count, which must equal the gate's (same work, same answers).
+   It prints its diagnostic count over both modes, which must equal the gate's (a finding the gate
+   reports once for both modes counts twice: same work, same answers).
    What the floor leaves out is the gate's own overhead: the pack processes and gRPC, and
    pulumi_policy's server, which deserializes a resource (and its provider) again for *every*
    policy in Analyze and every resource again for every stack policy in AnalyzeStack.
 2. "servicer": the floor's renders plus the pack's own pulumi_policy servicer called in-process with
    the gate's requests (Analyze per resource, AnalyzeStack): the floor plus the server's per-policy
    deserialization, without processes or gRPC.  servicer - floor = the server's own cost.
-3. Scaling on synthetic programs of 100 / 1,000 / 2,000 resources (target: linear, 2,000 in <= 10 s).
+3. Scaling on synthetic programs of 100 / 1,000 / 2,000 resources, one mode (`--mode preview`, one render
+   per size, comparable with the figures before both modes; target: linear, 2,000 in <= 10 s).
 
 Uses the repo's program and pack (root __main__.py, policies/) when both exist, else the test fixtures.
 Run: .venv/bin/python bench/gate_bench.py [--repeat N] [--skip-scaling] [--skip-servicer]
@@ -63,15 +67,15 @@ def _run(cmd: list[str], ok: tuple[int, ...]) -> tuple[float, str]:
     return elapsed, result.stdout
 
 
-def gate_run(program: Path, pack: Path, stacks: list[str] | None = None) -> tuple[float, int]:
-    """Wall seconds of `python -m gate` and the number of policy events it reported."""
+def gate_run(program: Path, pack: Path, stacks: list[str] | None = None, *extra: str) -> tuple[float, int]:
+    """Wall seconds of `python -m gate` and the number of policy events it reported, per mode."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         cmd = [sys.executable, "-m", "gate", "--program", str(program), "--policy-pack", str(pack),
-               "--format", "json", "--output", out.name]
+               "--format", "json", "--output", out.name, *extra]
         for stack in stacks or []:
             cmd += ["--stack", stack]
         seconds, _ = _run(cmd, ok=(0, 1))  # 1 = mandatory violations: a verdict, not a failure
-        events = len(json.loads(Path(out.name).read_text())["policyEvents"])
+        events = sum(len(e["modes"]) for e in json.loads(Path(out.name).read_text())["policyEvents"])
     return seconds, events
 
 
@@ -185,6 +189,7 @@ def run_floor(mode: str, program: Path, pack: Path) -> None:
         pack_meta,
         read_pack_manifest,
     )
+    from gate.model import MODES, PREVIEW
     from gate.pipeline import pack_configs
     from gate.project import load_project, load_stack_config
     from gate.render import PROVIDER_PREFIX, render
@@ -195,18 +200,19 @@ def run_floor(mode: str, program: Path, pack: Path) -> None:
     project = load_project(program)
     render_seconds = policy_seconds = 0.0
     diagnostics = 0
-    for stack in project.stack_names():
+    for stack, run_mode in ((stack, m) for stack in project.stack_names() for m in MODES):
         config = load_stack_config(project, stack)
+        preview = run_mode == PREVIEW
         t0 = time.perf_counter()
         servicer = _PolicyAnalyzerServicer(
             pack_args["name"], "0.0.1", policies, pack_args["enforcement_level"] or EnforcementLevel.ADVISORY,
             pack_args["initial_config"], pack_args["description"], pack_args["display_name"],
             pack_args["readme"], pack_args["provider"], pack_args["tags"], pack_args["repository"])
         meta = pack_meta(servicer.GetAnalyzerInfo(empty_pb2.Empty(), None), manifest_version, pack)
-        servicer.ConfigureStack(configure_stack_request(config, project.name, "organization", True), None)
+        servicer.ConfigureStack(configure_stack_request(config, project.name, "organization", preview), None)
         servicer.Configure(configure_request(pack_configs(stack, [meta], [pack], [])[0][2]), None)
         t1 = time.perf_counter()
-        result = render(program, stack, config=config, project=project)
+        result = render(program, stack, config=config, project=project, preview=preview)
         gc.freeze()  # as `python -m gate` does after each render (see gate.cli.main)
         result.raise_for_errors()
         t2 = time.perf_counter()
@@ -276,7 +282,7 @@ def main() -> None:
     f = statistics.median(s for s, _ in floor)
     render_s = statistics.median(d["render"] for _, d in floor)
     policy_s = statistics.median(d["policies"] for _, d in floor)
-    print(f"  gate, all stacks:        {g:6.2f} s   ({gate[0][1]} policy events)")
+    print(f"  gate, all stacks, both modes: {g:6.2f} s   ({gate[0][1]} policy events over both modes)")
     print(f"  in-process floor:        {f:6.2f} s   (render {render_s:.2f} s + policies {policy_s:.2f} s; "
           f"{floor[0][1]['diagnostics']} diagnostics)")
     print(f"  ratio gate / floor:      {g / f:6.2f}x   (target <= 1.3x)")
@@ -291,13 +297,14 @@ def main() -> None:
     if args.skip_scaling:
         return
 
-    print("scaling (synthetic program, one stack, fixture pack):")
+    print("scaling (synthetic program, one stack, preview only, fixture pack):")
     fixture_pack = FIXTURES / "packs" / "basic"
     with tempfile.TemporaryDirectory() as tmp:
         previous = None
         for count in (100, 1000, 2000):
             synthetic = synthetic_program(Path(tmp), count)
-            seconds = statistics.median(gate_run(synthetic, fixture_pack, ["bench"])[0] for _ in range(args.repeat))
+            seconds = statistics.median(gate_run(synthetic, fixture_pack, ["bench"], "--mode", "preview")[0]
+                                        for _ in range(args.repeat))
             per = (seconds / count) * 1000
             growth = f"  x{seconds / previous:4.2f} vs previous" if previous else ""
             print(f"  {count:5d} resources: {seconds:6.2f} s  ({per:5.2f} ms/resource){growth}"

@@ -14,11 +14,14 @@ from gate import report, report_json, report_markdown, report_sarif, report_text
 from gate.analyzer import PolicyPackProcess
 from gate.engine_server import EngineServer
 from gate.errors import GateError, did_you_mean
-from gate.model import GateReport, PackMeta, StackReport
-from gate.pipeline import StackCheck
+from gate.invokes import InvokeFixtures
+from gate.model import MODES, PREVIEW, UPDATE, GateReport, PackMeta, StackReport
+from gate.pipeline import StackCheck, merge_modes
 from gate.policy_config import read_config_file
 from gate.project import load_project, load_stack_config
 from gate.render import CapturedResource, RenderResult, render
+from gate.source import SourceLocation
+from gate.stack_references import StackReferenceFixtures
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("text", "json", "sarif", "markdown")
@@ -36,13 +39,15 @@ formats (--format):
 
 exit codes:
   0  no mandatory policy is violated (advisory findings do not fail)
-  1  at least one mandatory violation (with --strict, also a policy undecided at preview)
+  1  at least one mandatory violation (with --strict, also a policy undecided at preview), or an
+     input the provider's Check would reject (wrong type, at the program's file:line)
   2  the gate could not decide: the program raised, a policy pack failed, or a config is invalid
 
 examples:
   make preview                                  every stack, text report (sets up .venv first)
   .venv/bin/python -m gate --stack prod         one stack
-  .venv/bin/python -m gate --update             analyze as `pulumi up` would, with known ids/ARNs
+  .venv/bin/python -m gate --mode preview       only the preview (the default runs preview and update)
+  .venv/bin/python -m gate --invoke-fixtures lookups.yaml   data-source values a policy needs
   .venv/bin/python -m gate --format markdown >> "$GITHUB_STEP_SUMMARY"
   .venv/bin/python -m gate --format sarif --output gate.sarif
 """
@@ -52,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gate",
         description="Offline policy gate: render the Pulumi program for each stack under mocks (a preview "
-                    "of a new stack) and run the CrossGuard policy packs on it like the Pulumi engine.",
+                    "of a new stack, then an update) and run the CrossGuard policy packs on it like the "
+                    "Pulumi engine.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -71,9 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="text format: also each stack's resource counts by type, timings and warnings")
     parser.add_argument("--strict", action="store_true",
                         help="also fail when a policy could not run during preview (unknown values)")
-    parser.add_argument("--update", action="store_true",
-                        help="analyze as `pulumi up` would: mocked resources return ids/ARNs, so policies see "
-                             "known values (a policy that passes an unknown value at preview can fail here)")
+    parser.add_argument("--mode", choices=("both", *MODES), default="both",
+                        help="both (default): a preview of a new stack, then an update as `pulumi up` would see it "
+                             "(mocked resources return ids/ARNs, so a policy that passes an unknown value at "
+                             "preview decides on the value), one report; or only one of them")
+    parser.add_argument("--update", action="store_true", help="the same as --mode update")
+    parser.add_argument("--invoke-fixtures", type=Path,
+                        help="YAML: data-source results (or failures) by function token, for the values a policy "
+                             "needs (default: <program>/.gate/invokes.yaml when it exists; otherwise shaped from "
+                             "the SDK's result type, with placeholder values)")
+    parser.add_argument("--stack-reference-fixtures", type=Path,
+                        help="YAML: outputs of referenced stacks by stack name (default: "
+                             "<program>/.gate/stack-references.yaml when it exists; otherwise unknown)")
     parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds a pack may take to start")
     parser.add_argument("--rpc-timeout", type=float, default=120.0, help="seconds one pack call may take")
     return parser
@@ -109,7 +124,9 @@ def render_report(gate_report: GateReport, fmt: str, *, verbose: bool = False) -
 
 
 def _log(message: str) -> None:
-    print(f"gate: {message}", file=sys.stderr, flush=True)
+    # One write per line: several threads log at once (one per render being finished).
+    sys.stderr.write(f"gate: {message}\n")
+    sys.stderr.flush()
 
 
 def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
@@ -133,40 +150,53 @@ def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
         raise GateError(f"{len(args.policy_pack_config)} --policy-pack-config files for {len(packs)} packs: "
                         "give one for all packs or one per pack")
     explicit = [(p, read_config_file(p)) for p in args.policy_pack_config]
+    modes = MODES if args.mode == "both" and not args.update else (UPDATE,) if args.update else (args.mode,)
+    # The program's own fixtures (.gate/ beside Pulumi.yaml) unless files are given.
+    invoke_file = args.invoke_fixtures or _existing(program / ".gate" / "invokes.yaml")
+    references_file = args.stack_reference_fixtures or _existing(program / ".gate" / "stack-references.yaml")
+    invoke_fixtures = InvokeFixtures.load(invoke_file) if invoke_file else None
+    stack_references = StackReferenceFixtures.load(references_file) if references_file else None
 
     pack_metas: dict[str, PackMeta] = {}
     with EngineServer() as engine, ExitStack() as cleanup:
-        # Packs boot (import pulumi + the pack) while the program renders: start them all up front.
-        processes: dict[str, list[PolicyPackProcess]] = {}
+        # Packs boot (import pulumi + the pack) while the program renders: start them all up front, one
+        # set per stack and mode (the engine starts its analyzers afresh for each preview and update).
+        processes: dict[tuple[str, str], list[PolicyPackProcess]] = {}
         for stack in stacks:
-            processes[stack] = []
-            for pack in packs:
-                proc = PolicyPackProcess(pack, engine_address=engine.address, project=project.name,
-                                         stack=configs[stack], start_timeout=args.start_timeout,
-                                         rpc_timeout=args.rpc_timeout, dry_run=not args.update)
-                cleanup.callback(proc.close)
-                processes[stack].append(proc)
-        # Stacks render one after another (the SDK's runtime state is process-wide); each stack's
-        # packs analyze it while it renders and finish it (AnalyzeStack) while the next one renders.
+            for mode in modes:
+                processes[stack, mode] = []
+                for pack in packs:
+                    proc = PolicyPackProcess(pack, engine_address=engine.address, project=project.name,
+                                             stack=configs[stack], start_timeout=args.start_timeout,
+                                             rpc_timeout=args.rpc_timeout, dry_run=mode == PREVIEW)
+                    cleanup.callback(proc.close)
+                    processes[stack, mode].append(proc)
+        # Renders run one after another (the SDK's runtime state is process-wide); each one's packs
+        # analyze it while it renders and finish it (AnalyzeStack) while the next one renders.
         finishing: list[_Finishing] = []
         for stack in stacks:
-            check = StackCheck(stack, processes[stack], packs, explicit, _log)
-            mode = "an update with known values" if args.update else "preview of a new stack"
-            _log(f"[{stack}] rendering {program.name or program} ({mode}, mocked cloud)")
-            result = render(program, stack, preview=not args.update, config=configs[stack], project=project,
-                            on_resource=check.on_resource)
-            if freeze_heap:
-                gc.freeze()  # after the render's own collection: only survivors are frozen
-            if not result.ok:
-                check.abandon()
-                for earlier in finishing:  # an earlier stack's failure is reported first, as before
-                    earlier.result()
-                result.raise_for_errors()
-            _log(f"[{stack}] rendered {len(result.resources)} resources in {result.seconds:.2f} s")
-            for warning in result.warnings:
-                _log(f"[{stack}] warning: {warning}")
-            finishing.append(_Finishing(check, result, _locator(program, stack)))
-        stack_reports = [f.result() for f in finishing]
+            for mode in modes:
+                check = StackCheck(stack, processes[stack, mode], packs, explicit, _log, mode=mode)
+                described = "an update with known values" if mode == UPDATE else "preview of a new stack"
+                _log(f"[{stack}] rendering {program.name or program} ({described}, mocked cloud)")
+                result = render(program, stack, preview=mode == PREVIEW, config=configs[stack], project=project,
+                                on_resource=check.on_resource, invoke_fixtures=invoke_fixtures,
+                                stack_references=stack_references)
+                if freeze_heap:
+                    gc.freeze()  # after the render's own collection: only survivors are frozen
+                if not result.ok:
+                    check.abandon()
+                    for earlier in finishing:  # an earlier render's failure is reported first, as before
+                        earlier.result()
+                    result.raise_for_errors()
+                _log(f"[{stack}] rendered {len(result.resources)} resources in {result.seconds:.2f} s")
+                for warning in result.warnings:
+                    _log(f"[{stack}] warning: {warning}")
+                finishing.append(_Finishing(check, result, _locator(program, stack), _place))
+        by_stack: dict[str, list[StackReport]] = {}
+        for f in finishing:
+            by_stack.setdefault(f.check.stack, []).append(f.result())
+        stack_reports = [merge_modes(reports) for reports in by_stack.values()]
         for f in finishing:
             for meta in f.check.metas:
                 pack_metas.setdefault(meta.name, meta)
@@ -179,17 +209,19 @@ class _Finishing:
     """`StackCheck.finish` on a thread of its own; `result()` returns its report or raises its error."""
 
     def __init__(self, check: StackCheck, result: RenderResult,
-                 locate: Callable[[CapturedResource], tuple[str, int]]) -> None:
+                 locate: Callable[[CapturedResource], tuple[str, int]],
+                 place: Callable[[SourceLocation | None], tuple[str, int]]) -> None:
         self.check = check
         self._report: StackReport | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(result, locate), daemon=True,
-                                        name=f"gate-finish-{check.stack}")
+        self._thread = threading.Thread(target=self._run, args=(result, locate, place), daemon=True,
+                                        name=f"gate-finish-{check.stack}-{check.mode}")
         self._thread.start()
 
-    def _run(self, result: RenderResult, locate: Callable[[CapturedResource], tuple[str, int]]) -> None:
+    def _run(self, result: RenderResult, locate: Callable[[CapturedResource], tuple[str, int]],
+             place: Callable[[SourceLocation | None], tuple[str, int]]) -> None:
         try:
-            self._report = self.check.finish(result, locate)
+            self._report = self.check.finish(result, locate, place)
         except BaseException as exc:  # re-raised in the caller's thread by result()
             self._error = exc
 
@@ -208,6 +240,14 @@ def _locator(program: Path, stack: str) -> Callable[[CapturedResource], tuple[st
         return _relative(program / f"Pulumi.{stack}.yaml"), 1
 
     return locate
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
+def _place(location: SourceLocation | None) -> tuple[str, int]:
+    return (location.relative_to(REPO_ROOT), location.line) if location is not None else ("", 0)
 
 
 def _relative(path: Path) -> str:

@@ -8,6 +8,20 @@ from typing import Any
 VIOLATION = "violation"
 PREVIEW_UNKNOWN = "preview-unknown"  # pulumi_policy's "can't run policy ... during preview"
 
+# The two ways the engine runs a program, which the gate runs one after the other: `pulumi preview` of
+# a new stack (ids and computed outputs unknown) and `pulumi up` (known).
+PREVIEW = "preview"
+UPDATE = "update"
+MODES = (PREVIEW, UPDATE)
+
+# Kinds of the gate's own diagnostics (GateDiagnostic.kind).
+INVOKE = "invoke"  # a data source answered with invented values, or not at all
+STACK_REFERENCE = "stack-reference"  # a referenced stack's outputs are unknown
+INPUT_TYPE = "input-type"  # an input the provider's Check would reject
+# Levels: an "error" fails the gate (the engine would reject the program); "warning" and "note" report a
+# place where the gate had to guess, so a result there may differ from `pulumi preview`.
+ERROR, WARNING, NOTE = "error", "warning", "note"
+
 
 @dataclass(frozen=True)
 class PolicyMeta:
@@ -58,10 +72,31 @@ class Diagnostic:
     resource_name: str = ""
     file: str = ""  # relative to the repo root
     line: int = 0
+    modes: tuple[str, ...] = ()  # the modes (PREVIEW, UPDATE) it was reported in; () = not recorded
 
     @property
     def is_mandatory_violation(self) -> bool:
         return self.category == VIOLATION and self.enforcement_level in ("mandatory", "remediate")
+
+    @property
+    def update_only(self) -> bool:
+        """Reported by `pulumi up` but not by the preview CI runs (a value only known once created)."""
+        return self.modes == (UPDATE,)
+
+
+@dataclass(frozen=True)
+class GateDiagnostic:
+    """A finding of the gate itself, not of a policy, at the program's file:line: where the gate could
+    not model the engine faithfully, or an input the provider would reject."""
+
+    stack: str
+    kind: str  # INVOKE | STACK_REFERENCE | INPUT_TYPE
+    level: str  # ERROR | WARNING | NOTE
+    message: str
+    subject: str = ""  # the function token, resource URN or referenced stack concerned
+    file: str = ""  # relative to the repo root
+    line: int = 0
+    modes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +122,7 @@ class StackReport:
     policies_run: int = 0  # policies enabled (not `disabled`) across the stack's packs
     components: list[Component] = field(default_factory=list)
     owner: dict[str, str] = field(default_factory=dict)  # resource URN -> URN of its nearest component
+    gate_diagnostics: list[GateDiagnostic] = field(default_factory=list)
 
 
 @dataclass
@@ -100,6 +136,14 @@ class GateReport:
     def diagnostics(self) -> list[Diagnostic]:
         return [d for s in self.stacks for d in s.diagnostics]
 
+    @property
+    def gate_diagnostics(self) -> list[GateDiagnostic]:
+        return [d for s in self.stacks for d in s.gate_diagnostics]
+
+    def gate_errors(self) -> list[GateDiagnostic]:
+        """What the provider would reject (the engine's preview would fail): these fail the gate too."""
+        return [d for d in self.gate_diagnostics if d.level == ERROR]
+
     def failing(self) -> list[Diagnostic]:
         """The diagnostics that make the gate fail (exit 1)."""
         return [
@@ -109,4 +153,4 @@ class GateReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failing() else 0
+        return 1 if self.failing() or self.gate_errors() else 0

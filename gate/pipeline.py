@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import queue
 import threading
 import time
@@ -28,9 +29,10 @@ from typing import Any
 from gate import report
 from gate.analyzer import PolicyPackProcess
 from gate.errors import GateError
-from gate.model import Component, Diagnostic, PackMeta, StackReport
+from gate.model import PREVIEW, Component, Diagnostic, GateDiagnostic, PackMeta, StackReport
 from gate.policy_config import read_config_file, reconcile
 from gate.render import PROVIDER_PREFIX, SECRET_SIG, CapturedResource, RenderResult, iter_secret_strings
+from gate.source import SourceLocation
 
 _SECRET_SIG_BYTES = SECRET_SIG.encode()
 _END = None  # queued after the last resource
@@ -71,8 +73,10 @@ class StackCheck:
     """Feeds one stack's resources to its pack processes while it renders; `finish` completes it."""
 
     def __init__(self, stack: str, procs: list[PolicyPackProcess], packs: list[Path],
-                 explicit: list[tuple[Path, dict[str, Any]]], log: Callable[[str], None]) -> None:
+                 explicit: list[tuple[Path, dict[str, Any]]], log: Callable[[str], None],
+                 mode: str = PREVIEW) -> None:
         self.stack = stack
+        self.mode = mode
         self.procs = procs
         self.packs = packs
         self.explicit = explicit
@@ -106,7 +110,8 @@ class StackCheck:
             self.procs[index].configure(config)
             self.policies_run += sum(entry["enforcementLevel"] != "disabled" for entry in config.values())
             if source != "(none)":
-                self._log(f"[{self.stack}] {self.metas[index].name}@{self.metas[index].version}: config {source}")
+                self._log(f"[{self.stack}] {self.mode}: {self.metas[index].name}@{self.metas[index].version}: "
+                          f"config {source}")
 
     def _submit(self, res: CapturedResource) -> None:
         if res.type.startswith(PROVIDER_PREFIX):
@@ -130,7 +135,8 @@ class StackCheck:
         self._queue.put(_END)
         self._driver.join()
 
-    def finish(self, result: RenderResult, locate: Callable[[CapturedResource], tuple[str, int]]) -> StackReport:
+    def finish(self, result: RenderResult, locate: Callable[[CapturedResource], tuple[str, int]],
+               place: Callable[[SourceLocation | None], tuple[str, int]] | None = None) -> StackReport:
         started = time.perf_counter()
         self._queue.put(_END)
         self._driver.join()
@@ -163,8 +169,13 @@ class StackCheck:
             if _SECRET_SIG_BYTES in res.properties.SerializeToString():
                 secrets.update(iter_secret_strings(res.wire_inputs))
         elapsed = time.perf_counter() - started
-        self._log(f"[{self.stack}] analyzed by {len(self.procs)} pack(s), {elapsed:.2f} s after rendering: "
-                  f"{len(diagnostics)} diagnostic(s)")
+        self._log(f"[{self.stack}] {self.mode}: analyzed by {len(self.procs)} pack(s), {elapsed:.2f} s after "
+                  f"rendering: {len(diagnostics)} diagnostic(s)")
+        modes = (self.mode,)
+        gate_diagnostics = [
+            GateDiagnostic(stack=self.stack, kind=n.kind, level=n.level, message=n.message, subject=n.subject,
+                           file=where[0], line=where[1], modes=modes)
+            for n in result.notices for where in [place(n.location) if place else ("", 0)]]
         return StackReport(
             stack=self.stack,
             project=result.project,
@@ -172,9 +183,10 @@ class StackCheck:
             resource_types=dict(Counter(r.type for r in resources)),
             render_seconds=result.seconds,
             analyze_seconds=elapsed,
-            diagnostics=[report.redact(d, secrets) for d in diagnostics],
+            diagnostics=[dataclasses.replace(report.redact(d, secrets), modes=modes) for d in diagnostics],
             warnings=result.warnings,
             policies_run=self.policies_run,
+            gate_diagnostics=gate_diagnostics,
             **component_tree(resources),
         )
 
@@ -193,3 +205,30 @@ def component_tree(resources: list[CapturedResource]) -> dict[str, Any]:
         if current is not None:
             owner[res.urn] = current.urn
     return {"components": components, "owner": owner}
+
+
+def merge_modes(reports: list[StackReport]) -> StackReport:
+    """One stack's reports from several modes (preview, then update) as one: each finding once, with
+    the modes it appeared in; counts from the first mode, times summed."""
+    first = reports[0]
+    if len(reports) == 1:
+        return first
+    diagnostics: dict[tuple[Any, ...], Diagnostic] = {}
+    gate_diagnostics: dict[tuple[Any, ...], GateDiagnostic] = {}
+    for stack_report in reports:
+        for d in stack_report.diagnostics:
+            key = (d.policy_pack_name, d.policy_name, d.resource_urn, d.category, d.message)
+            seen = diagnostics.get(key)
+            diagnostics[key] = d if seen is None else dataclasses.replace(seen, modes=seen.modes + d.modes)
+        for g in stack_report.gate_diagnostics:
+            gkey = (g.kind, g.level, g.message, g.subject, g.file, g.line)
+            gseen = gate_diagnostics.get(gkey)
+            gate_diagnostics[gkey] = g if gseen is None else dataclasses.replace(gseen, modes=gseen.modes + g.modes)
+    return dataclasses.replace(
+        first,
+        render_seconds=sum(r.render_seconds for r in reports),
+        analyze_seconds=sum(r.analyze_seconds for r in reports),
+        diagnostics=list(diagnostics.values()),
+        warnings=list(dict.fromkeys(w for r in reports for w in r.warnings)),
+        gate_diagnostics=list(gate_diagnostics.values()),
+    )

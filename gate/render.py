@@ -11,12 +11,11 @@ several stacks render one after another in one process without leaking state.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
+import re
 import runpy
 import sys
-import sysconfig
 import threading
 import time
 import traceback
@@ -36,29 +35,23 @@ from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from gate.errors import GateError
+from gate.invokes import InvokeFixtures, tracking_call_sites
 from gate.mocks import GateMocks
+from gate.model import ERROR, INPUT_TYPE, STACK_REFERENCE, WARNING
 from gate.project import Project, StackConfig, load_project, load_stack_config
+from gate.provider_check import check_inputs
 from gate.sdk_speedups import sdk_speedups
+from gate.source import Notice, SourceLocation, is_user_file
+from gate.stack_references import STACK_REFERENCE_TYPE, StackReferenceFixtures
+from gate.transforms import EngineTransforms
+from gate.wire import RESOURCE_SIG, SECRET_SIG, SIG_KEY, UNKNOWN
 
-UNKNOWN = rpc.UNKNOWN  # the engine's wire sentinel for "not known during preview"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - wire signature, not a credential
-RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-SIG_KEY = "4dabf18193072939515e22adb298388d"
+__all__ = ["SECRET_SIG", "SIG_KEY", "UNKNOWN", "CapturedResource", "RenderResult", "SourceLocation", "is_unknown",
+           "render"]
+
 _RESOURCE_SIG_BYTES = RESOURCE_SIG.encode()
 STACK_TYPE = "pulumi:pulumi:Stack"
 PROVIDER_PREFIX = "pulumi:providers:"
-
-
-@dataclass(frozen=True)
-class SourceLocation:
-    path: str  # absolute
-    line: int
-
-    def relative_to(self, root: Path) -> str:
-        try:
-            return Path(self.path).resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            return Path(self.path).as_posix()
 
 
 @dataclass
@@ -121,6 +114,7 @@ class RenderResult:
     logs: list[str]
     seconds: float
     secret_values: set[str] = field(default_factory=set)
+    notices: list[Notice] = field(default_factory=list)  # what the gate had to guess, and where
 
     @property
     def ok(self) -> bool:
@@ -150,6 +144,8 @@ def render(
     organization: str = "organization",
     timeout: float = 600.0,
     on_resource: Callable[[CapturedResource], None] | None = None,
+    invoke_fixtures: InvokeFixtures | None = None,
+    stack_references: StackReferenceFixtures | None = None,
 ) -> RenderResult:
     """Render one stack of the program; errors raised by the program land in `RenderResult.errors`.
 
@@ -157,12 +153,14 @@ def render(
     the order of `RenderResult.resources` (the default provider before its first user), from the
     SDK's worker threads: keep it short (e.g. put the resource on a queue).  A resource passed to
     it is complete: later registrations never change it.
+    `invoke_fixtures` / `stack_references` give the values of data sources and referenced stacks.
     """
     directory = Path(program_dir).resolve()
     project = project if project is not None else load_project(directory)
     stack_config = config if config is not None else load_stack_config(project, stack)
     region = stack_config.values.get("aws:region", "")
-    monitor = CapturingMonitor(GateMocks(region), preview, stack_config, on_resource)
+    monitor = CapturingMonitor(GateMocks(region, invoke_fixtures), preview, stack_config, on_resource,
+                               stack_references)
     logs: list[str] = []
     outcome: dict[str, Any] = {}
 
@@ -178,8 +176,7 @@ def render(
         if thread.is_alive():
             raise GateError(f"stack {stack!r}: the program did not finish within {timeout:.0f} s")
     elapsed = time.perf_counter() - started
-    warnings = [f"no mock for invoke {tok}; it returned an empty result"
-                for tok in sorted(set(monitor.mocks.unmocked_invokes))]
+    monitor.transforms.close()
     return RenderResult(
         project=project.name,
         stack=stack,
@@ -187,10 +184,11 @@ def render(
         resources=monitor.finish(),
         outputs=monitor.stack_outputs,
         errors=outcome.get("errors", ["the render thread ended without a result"]),
-        warnings=warnings,
+        warnings=[],
         logs=logs,
         seconds=elapsed,
         secret_values=stack_config.secret_values(),
+        notices=monitor.notices(),
     )
 
 
@@ -225,10 +223,11 @@ def _run_program(directory: Path, project: str, stack: str, preview: bool, organ
         def program() -> None:
             runpy.run_path(str(main), run_name="__main__")
 
-        with sdk_speedups():
+        with sdk_speedups(), tracking_call_sites():
             loop.run_until_complete(run_in_stack(program))
     except BaseException as exc:
-        errors.append(_describe_program_error(exc, directory))
+        errors.append(_describe_program_error(exc, directory) + _config_locations(str(exc), config, project,
+                                                                                  directory))
     finally:
         pending = asyncio.all_tasks(loop)
         for task in pending:
@@ -250,10 +249,22 @@ def _describe_program_error(exc: BaseException, directory: Path) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     location = ""
     for frame in reversed(frames):
-        if _is_user_file(frame.filename):
+        if is_user_file(frame.filename):
             location = f" at {_relative(frame.filename, directory)}:{frame.lineno}"
             break
     return f"{type(exc).__name__}{location}: {exc}"
+
+
+def _config_locations(message: str, config: StackConfig, project: str, directory: Path) -> str:
+    """Where each config key an error message names is set (`Pulumi.dev.yaml:14`, or the default's line in
+    Pulumi.yaml), so a settings error raised deep in the program points at the value to fix."""
+    found: list[tuple[int, str]] = []
+    for key in config.locations:
+        short = key.split(":", 1)[1] if key.startswith(f"{project}:") else key
+        match = re.search(rf"(?<![\w:.-]){re.escape(short)}(?![\w-])", message)
+        if match:
+            found.append((match.start(), f"\n  {short}: {config.where(key, directory)}"))
+    return "".join(text for _, text in sorted(found))
 
 
 def _stash_shadowed_modules(directory: Path) -> dict[str, Any]:
@@ -278,7 +289,7 @@ def _forget_program_modules(before: set[str], directory: Path) -> None:
         module_file = getattr(sys.modules.get(name), "__file__", None) or ""
         # A virtualenv inside the program dir (.venv/) holds libraries, not the program: keep those
         # (re-importing pulumi_aws would register its package twice).
-        if module_file.startswith(prefix) and _is_user_file(module_file):
+        if module_file.startswith(prefix) and is_user_file(module_file):
             del sys.modules[name]
 
 
@@ -295,22 +306,6 @@ class _ListHandler(logging.Handler):
 
 # --- the monitor ---------------------------------------------------------------------------------
 
-_EXCLUDED_DIRS = tuple(
-    {str(Path(p).resolve()) + os.sep for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-                                             sysconfig.get_paths()["platlib"], Path(__file__).parent)}
-)
-
-
-@functools.lru_cache(maxsize=8192)  # called for every frame of every registration; paths repeat
-def _is_user_file(path: str) -> bool:
-    if not path or path.startswith("<"):
-        return False
-    resolved = str(Path(path).resolve())
-    if "site-packages" in resolved or "dist-packages" in resolved:
-        return False
-    return not resolved.startswith(_EXCLUDED_DIRS)
-
-
 def _relative(path: str, root: Path) -> str:
     try:
         return Path(path).resolve().relative_to(root).as_posix()
@@ -322,17 +317,25 @@ class CapturingMonitor(MockMonitor):
     """A resource monitor that records each RegisterResource request and answers like the engine."""
 
     def __init__(self, mocks: GateMocks, preview: bool, config: StackConfig,
-                 on_resource: Callable[[CapturedResource], None] | None = None) -> None:
+                 on_resource: Callable[[CapturedResource], None] | None = None,
+                 stack_references: StackReferenceFixtures | None = None) -> None:
         super().__init__(mocks)
         self.mocks: GateMocks = mocks
         self.preview = preview
         self.config = config
         self.stack_outputs: dict[str, Any] = {}
+        self.transforms = EngineTransforms()
+        self.stack_references = stack_references or StackReferenceFixtures()
         self._lock = threading.Lock()
         self._captured: list[CapturedResource] = []
         self._defaults: dict[str, CapturedResource] = {}
         self._on_resource = on_resource
         self._stack_urn = ""
+        self._notices: list[Notice] = []
+
+    def notices(self) -> list[Notice]:
+        with self._lock:
+            return self._notices + self.mocks.invokes.notices
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # The engine leaves the root stack out of a child's qualified type; MockMonitor does not.
@@ -343,6 +346,9 @@ class CapturingMonitor(MockMonitor):
     # Registration ------------------------------------------------------------------------------
     def RegisterResource(self, request: Any) -> Any:
         urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type != STACK_TYPE:
+            request = self.transforms.apply(request)  # inherited options, then transforms (engine order)
+        self.transforms.record(urn, request)
         captured = _capture(request, urn)
         if request.type == STACK_TYPE:
             self._stack_urn = urn
@@ -351,6 +357,8 @@ class CapturingMonitor(MockMonitor):
         if not request.custom:
             self._record(captured)
             return resource_pb2.RegisterResourceResponse(urn=urn, object=struct_pb2.Struct())
+        if not captured.is_provider:
+            self._check_inputs(captured)
         if self.preview:
             # A create in preview: the provider echoes the (checked) inputs; ids and computed outputs
             # are unknown, which the SDK encodes by leaving them out of the response.
@@ -363,6 +371,17 @@ class CapturingMonitor(MockMonitor):
         self._record(captured)
         self.resources[urn] = MockMonitor.ResourceRegistration(urn, captured.id, {})
         return response
+
+    def _check_inputs(self, res: CapturedResource) -> None:
+        """The provider's Check, as far as types go (`gate.provider_check`): an error at the program's line."""
+        problems = check_inputs(res.type, res.wire_inputs, res.version)
+        if problems:
+            with self._lock:
+                self._notices.extend(
+                    Notice(kind=INPUT_TYPE, level=ERROR, subject=res.urn, location=res.source,
+                           message=f"{res.type} resource {res.name!r} has a problem the provider's Check "
+                                   f"would reject: {problem}")
+                    for problem in problems)
 
     def _record(self, res: CapturedResource) -> None:
         """Append in registration order; a custom resource without an explicit provider gets the
@@ -381,6 +400,49 @@ class CapturingMonitor(MockMonitor):
         self._captured.append(res)
         if self._on_resource is not None:
             self._on_resource(res)
+
+    def RegisterStackTransform(self, request: Any) -> Any:
+        self.transforms.register_stack(request)
+        return super().RegisterStackTransform(request)
+
+    def RegisterStackInvokeTransform(self, request: Any) -> Any:
+        self.transforms.register_stack_invoke(request)
+        return super().RegisterStackInvokeTransform(request)
+
+    def Invoke(self, request: Any) -> Any:
+        return super().Invoke(self.transforms.apply_invoke(request))
+
+    def ReadResource(self, request: Any) -> Any:
+        """A read: a stack reference from its fixtures (or unknown), another resource shaped from its
+        SDK class (the engine would read the live state from the provider)."""
+        urn = self.make_urn(request.parent, request.type, request.name)
+        location = _source_location(request)
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, request.id, {})
+        if request.type == STACK_REFERENCE_TYPE:
+            state = self._stack_reference(request.id, location)
+            if state is None:
+                # The engine's answer for a read it could not perform: `unknown`, which the SDK
+                # resolves as unknown outputs in preview and in update alike.
+                return resource_pb2.ReadResourceResponse(urn=urn, properties=_struct({"name": request.id}),
+                                                         unknown=True)
+        else:
+            inputs = rpc.deserialize_properties(request.properties)
+            state = self.mocks.invokes.answer_read(request.type, request.id, inputs, request.version, location)
+        return resource_pb2.ReadResourceResponse(urn=urn, properties=_struct(state), id=request.id)
+
+    def _stack_reference(self, name: str, location: SourceLocation | None) -> dict[str, Any] | None:
+        referenced = self.stack_references.get(name)
+        if referenced is None:
+            with self._lock:
+                self._notices.append(Notice(
+                    kind=STACK_REFERENCE, level=WARNING, subject=name, location=location,
+                    message=f"stack reference {name!r}: its outputs are unknown (no --stack-reference-fixtures "
+                            "entry for it), so every value read from it is unknown"))
+            return None
+        secret = set(referenced.secret_output_names)
+        outputs = {k: ({SIG_KEY: SECRET_SIG, "value": v} if k in secret else v)
+                   for k, v in referenced.outputs.items()}
+        return {"name": name, "outputs": outputs, "secretOutputNames": sorted(secret)}
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
         if request.urn and request.urn == self._stack_urn:
@@ -413,6 +475,12 @@ class CapturingMonitor(MockMonitor):
     def _project(self) -> str:
         parts = self._stack_urn.split("::")
         return parts[1] if len(parts) > 1 else ""
+
+
+def _struct(values: dict[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    return struct
 
 
 def _resource_args(request: Any, inputs: dict[str, Any]) -> Any:
@@ -456,7 +524,7 @@ def _source_location(request: Any) -> SourceLocation | None:
         if not frame.pc.uri:
             continue
         path = unquote(urlparse(frame.pc.uri).path)
-        if _is_user_file(path):
+        if is_user_file(path):
             return SourceLocation(path=path, line=frame.pc.line)
     return None
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.model import PREVIEW_UNKNOWN, Diagnostic, GateReport, PackMeta, PolicyMeta
+from gate.model import MODES, PREVIEW_UNKNOWN, UPDATE, Diagnostic, GateDiagnostic, GateReport, PackMeta, PolicyMeta
 
 REDACTED = "[secret]"
 _MIN_SECRET_LEN = 4  # shorter strings ("0", "") would mangle every message
@@ -50,6 +50,7 @@ class Verdict:
     policies_run: int
     counts: dict[str, int]  # per bucket, after merging a finding present in several stacks
     strict_undecided: int = 0  # with --strict: undecided-at-preview findings counted as blocking
+    input_errors: int = 0  # inputs the provider's Check would reject (they fail the gate too)
 
     def line(self) -> str:
         """The one summary line: verdict, then the numbers that explain it."""
@@ -60,6 +61,8 @@ class Verdict:
             parts.append(f"{self.counts[UNDECIDED]} undecided at preview")
         if self.strict_undecided:
             parts[0] += f" ({self.strict_undecided} undecided at preview: --strict)"
+        if self.input_errors:
+            parts.insert(0, f"{self.input_errors} input error{_s(self.input_errors)}")
         return (f"gate: {word} - {', '.join(parts)} - {len(self.stacks)} stack{_s(self.stacks)} ({stacks}), "
                 f"{self.resources} resources, {self.policies_run} policies run")
 
@@ -74,6 +77,7 @@ def verdict(gate_report: GateReport) -> Verdict:
         policies_run=max((s.policies_run for s in gate_report.stacks), default=0),
         counts={b: counts[b] for b in BUCKETS},
         strict_undecided=sum(f.bucket == BLOCKING and f.first.category == PREVIEW_UNKNOWN for f in merged),
+        input_errors=sum(f.first.level == "error" for f in gate_findings(gate_report)),
     )
 
 
@@ -112,6 +116,51 @@ class Finding:
     def where(self) -> str:
         d = self.first
         return f"{d.file}:{d.line}" if d.file else ""
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The modes (preview, update) any of its stacks reported it in."""
+        seen = {m for d in self.occurrences for m in d.modes}
+        return tuple(m for m in MODES if m in seen)
+
+
+def update_only(modes: tuple[str, ...]) -> str:
+    """" (update only)" for a finding `pulumi up` reports but the preview CI runs do not."""
+    return " (update only)" if tuple(modes) == (UPDATE,) else ""
+
+
+@dataclass(frozen=True)
+class GateFinding:
+    """One of the gate's own diagnostics, once however many stacks it appears in."""
+
+    occurrences: tuple[GateDiagnostic, ...]
+
+    @property
+    def first(self) -> GateDiagnostic:
+        return self.occurrences[0]
+
+    @property
+    def stacks(self) -> tuple[str, ...]:
+        return tuple(d.stack for d in self.occurrences)
+
+    @property
+    def where(self) -> str:
+        return f"{self.first.file}:{self.first.line}" if self.first.file else ""
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        seen = {m for d in self.occurrences for m in d.modes}
+        return tuple(m for m in MODES if m in seen)
+
+
+def gate_findings(gate_report: GateReport) -> list[GateFinding]:
+    """The gate's own diagnostics merged across stacks, errors first."""
+    groups: dict[tuple[str, ...], list[GateDiagnostic]] = {}
+    for g in gate_report.gate_diagnostics:
+        groups.setdefault((g.level, g.kind, g.message, g.file, str(g.line)), []).append(g)
+    order = {"error": 0, "warning": 1, "note": 2}
+    return sorted((GateFinding(tuple(items)) for items in groups.values()),
+                  key=lambda f: (order.get(f.first.level, 3), f.first.kind, f.where, f.first.message))
 
 
 def stackless_urn(urn: str) -> str:

@@ -32,6 +32,7 @@ def to_json(gate_report: GateReport) -> str:
             "line": d.line,
             "remediation": meta.remediation_steps if meta else "",
             "rule": rule_link(gate_report, d.policy_pack_name, d.policy_name).relative(),
+            "modes": list(d.modes),
         })
     v = verdict(gate_report)
     doc: dict[str, Any] = {
@@ -50,5 +51,10 @@ def to_json(gate_report: GateReport) -> str:
         ],
         "policyPacks": [{"name": p.name, "version": p.version} for p in gate_report.packs],
         "policyEvents": events,
+        "gateDiagnostics": [
+            {"stack": g.stack, "kind": g.kind, "level": g.level, "message": g.message, "subject": g.subject,
+             "file": g.file, "line": g.line, "modes": list(g.modes)}
+            for g in gate_report.gate_diagnostics
+        ],
     }
     return json.dumps(doc, indent=2) + "\n"

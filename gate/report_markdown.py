@@ -29,9 +29,11 @@ from gate.report import (
     bucket,
     by_policy,
     findings,
+    gate_findings,
     policy_meta,
     rule_link,
     stackless_urn,
+    update_only,
     verdict,
 )
 
@@ -103,6 +105,8 @@ def to_markdown(gate_report: GateReport, environ: Mapping[str, str] | None = Non
     title = (f"❌ Policy gate failed: {blocking} blocking finding{'' if blocking == 1 else 's'}" if not v.passed
              else "✅ Policy gate passed")
     numbers = [f"**{blocking} blocking**", f"{v.counts[ADVISORY]} advisory"]
+    if v.input_errors:
+        numbers.insert(0, f"**{v.input_errors} input error{'' if v.input_errors == 1 else 's'}**")
     if v.counts[UNDECIDED]:
         numbers.append(f"{v.counts[UNDECIDED]} undecided at preview")
     lines = [
@@ -119,6 +123,7 @@ def to_markdown(gate_report: GateReport, environ: Mapping[str, str] | None = Non
         lines += ["", f"#### {heading} ({len(items)})"]
         for (pack, policy), group in by_policy(items):
             lines += _policy_section(gate_report, pack, policy, group, open_, links, section)
+    lines += _gate_section(gate_report, links)
     lines += _diagrams(gate_report, all_findings)
     return "\n".join(lines) + "\n"
 
@@ -157,10 +162,33 @@ def _finding(finding: Finding, links: CodeLinks | None, several_stacks: bool) ->
         parts.append(f"[{where}]({links.file(d.file, d.line)})" if links else where)
     if several_stacks:
         parts.append("stacks " + ", ".join(code(s) for s in finding.stacks))
+    if update_only(finding.modes):
+        parts.append("update only")
     body = [text(line) for t in finding.texts for line in t.splitlines() if line.strip()]
     # One list item: the resource line, then the policy's words below it.
     return [f"- {' · '.join(parts)}" + ("<br>" if body else "")] + \
         [f"  {line}" + ("<br>" if i < len(body) - 1 else "") for i, line in enumerate(body)]
+
+
+def _gate_section(gate_report: GateReport, links: CodeLinks | None) -> list[str]:
+    """The gate's own diagnostics: inputs the provider would reject (open), places it had to guess."""
+    items = gate_findings(gate_report)
+    if not items:
+        return []
+    errors = any(g.first.level == "error" for g in items)
+    out = ["", f"<details{' open' if errors else ''}>",
+           f"<summary><b>Gate</b>: inputs the provider would reject, and where the gate had to guess "
+           f"({len(items)})</summary>", ""]
+    for g in items:
+        parts = [f"**{g.first.level}** {code(g.first.kind)}"]
+        if g.first.file:
+            where = code(g.where)
+            parts.append(f"[{where}]({links.file(g.first.file, g.first.line)})" if links else where)
+        if len(gate_report.stacks) > 1:
+            parts.append("stacks " + ", ".join(code(s) for s in g.stacks))
+        out.append(f"- {' · '.join(parts)}{update_only(g.modes)}<br>")
+        out.append(f"  {text(g.first.message)}")
+    return [*out, "", "</details>"]
 
 
 def _rule_href(link: RuleLink, links: CodeLinks | None) -> str:

@@ -49,7 +49,7 @@ def to_sarif(gate_report: GateReport) -> str:
                 "message": {"text": f"[{d.stack}] {d.message}"},
                 "properties": {"stack": d.stack, "enforcementLevel": d.enforcement_level,
                                "category": d.category, "resourceUrn": d.resource_urn,
-                               "resourceType": d.resource_type},
+                               "resourceType": d.resource_type, "modes": list(d.modes)},
                 "partialFingerprints": {"gateResource/v1": f"{d.stack}|{d.policy_name}|{d.resource_urn}"},
             }
             if d.policy_name in index:
@@ -68,5 +68,31 @@ def to_sarif(gate_report: GateReport) -> str:
             "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + gate_report.repo_root.rstrip("/") + "/"}},
             "results": results,
         })
+    if gate_report.gate_diagnostics:
+        runs.append(_gate_run(gate_report))
     return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": runs}, indent=2) + "\n"
+
+
+def _gate_run(gate_report: GateReport) -> dict[str, Any]:
+    """The gate's own diagnostics (not a pack's): a run of their own, one rule per kind."""
+    kinds = sorted({g.kind for g in gate_report.gate_diagnostics})
+    results = []
+    for g in gate_report.gate_diagnostics:
+        result: dict[str, Any] = {"ruleId": f"gate/{g.kind}", "ruleIndex": kinds.index(g.kind),
+                                  "level": g.level if g.level in ("error", "warning", "note") else "note",
+                                  "message": {"text": f"[{g.stack}] {g.message}"},
+                                  "properties": {"stack": g.stack, "subject": g.subject, "modes": list(g.modes)}}
+        if g.file:
+            result["locations"] = [{"physicalLocation": {
+                "artifactLocation": {"uri": g.file, "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": max(g.line, 1)}}}]
+        results.append(result)
+    return {
+        "tool": {"driver": {"name": "pulumi-policy-gate", "informationUri": "https://www.pulumi.com/docs/iac/concepts/",
+                            "rules": [{"id": f"gate/{k}", "name": k, "shortDescription": {"text": k}}
+                                      for k in kinds]}},
+        "automationDetails": {"id": f"gate/engine/{'+'.join(s.stack for s in gate_report.stacks)}/"},
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + gate_report.repo_root.rstrip("/") + "/"}},
+        "results": results,
+    }
 

@@ -14,8 +14,10 @@ from gate.report import (
     Finding,
     by_policy,
     findings,
+    gate_findings,
     policy_meta,
     rule_link,
+    update_only,
     verdict,
 )
 
@@ -23,7 +25,7 @@ _TITLES = {
     BLOCKING: "BLOCKING - mandatory policies: fix these before merging",
     ADVISORY: "ADVISORY - not blocking",
     UNDECIDED: "UNDECIDED AT PREVIEW - a value the policy reads is unknown until `pulumi up`; "
-               "`--update` decides them, `--strict` fails on them",
+               "the update run decides them (its findings are above), `--strict` fails on them",
     DISABLED: "DISABLED",
 }
 
@@ -54,7 +56,14 @@ def to_text(gate_report: GateReport, *, verbose: bool = False) -> str:
                 link = rule_link(gate_report, pack, policy).relative()
                 if link:
                     lines.append(f"    rule: {link}")
-    if not all_findings:
+    gate_items = gate_findings(gate_report)
+    if gate_items:
+        lines += ["", f"GATE - inputs the provider would reject, and where the gate had to guess ({len(gate_items)})"]
+        for g in gate_items:
+            stacks = f"  [{', '.join(g.stacks)}]" if several_stacks else ""
+            lines.append(f"  - [{g.first.level}] {g.first.kind}  {g.where}{stacks}{update_only(g.modes)}")
+            lines += [f"        {line}" for line in g.first.message.splitlines()]
+    if not all_findings and not gate_items:
         lines += ["", "No findings."]
     return "\n".join(lines) + "\n"
 
@@ -65,7 +74,7 @@ def _finding_lines(finding: Finding, several_stacks: bool) -> list[str]:
     head = "  ".join(x for x in (resource, finding.where) if x)
     if several_stacks:
         head += f"  [{', '.join(finding.stacks)}]"
-    out = [f"    - {head}"]
+    out = [f"    - {head}{update_only(finding.modes)}"]
     for text in finding.texts:
         out += [f"        {line}" for line in text.splitlines()]
     return out

@@ -50,7 +50,8 @@ def test_planted_violation_fails_naming_the_policy_and_declaration(capsys, insec
     assert "sqs-queue-encrypted · high" in blocking
     assert f"- aws:sqs/queue:Queue plain  {where}" in blocking
     assert "rendered 8 resources" in err and "analyzed by 1 pack(s)" in err
-    assert out.startswith("gate: FAILED - 1 blocking")
+    # The queue, and the alias the update decides (it targets a key id, not an ARN: see below).
+    assert out.startswith("gate: FAILED - 2 blocking")
     assert _children_running_packs() == []
 
 
@@ -62,10 +63,14 @@ def test_all_stacks_by_default_and_json_mirrors_policy_events(capsys, insecure_p
     events = doc["policyEvents"]
     mandatory = {(e["stack"], e["policyName"], e["resourceName"]) for e in events
                  if e["enforcementLevel"] == "mandatory" and e["category"] == "violation"}
-    # ssm-parameter-secure is advisory in dev (policies/config/dev.json of the pack) and mandatory in prod.
+    # ssm-parameter-secure is advisory in dev (policies/config/dev.json of the pack) and mandatory in prod;
+    # the alias targets key.id, unknown in a preview and, once known at update, not an ARN.
     assert mandatory == {("dev", "sqs-queue-encrypted", "plain"), ("prod", "sqs-queue-encrypted", "plain"),
-                         ("prod", "ssm-parameter-secure", "token")}
+                         ("prod", "ssm-parameter-secure", "token"), ("dev", "kms-alias-target-known", "data"),
+                         ("prod", "kms-alias-target-known", "data")}
     event = next(e for e in events if e["resourceName"] == "plain")
+    assert event["modes"] == ["preview", "update"]  # both modes ran by default, one report, each finding once
+    assert len([e for e in events if e["resourceName"] == "plain"]) == 2  # once per stack
     assert event["policyPackName"] == "gate-fixture-pack" and event["policyPackVersion"] == "1.2.3"
     assert event["resourceUrn"] == "urn:pulumi:dev::gate-fixture::aws:sqs/queue:Queue::plain"
     assert event["severity"] == "high"
@@ -78,7 +83,7 @@ def test_unknown_values_are_their_own_category_and_strict_fails_on_them(capsys, 
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps({"sqs-queue-encrypted": "disabled", "ssm-parameter-secure": "advisory"}))
     base = gate_args(insecure_program, basic_pack, "--stack", "dev", "--policy-pack-config", str(config),
-                     "--format", "json")
+                     "--format", "json", "--mode", "preview")
     code, out, _ = run_gate(capsys, *base)
     assert code == 0
     unknown = [e for e in json.loads(out)["policyEvents"] if e["category"] == "preview-unknown"]
@@ -87,6 +92,26 @@ def test_unknown_values_are_their_own_category_and_strict_fails_on_them(capsys, 
     assert unknown[0]["line"] == line_of(insecure_program / "__main__.py", "aws.kms.Alias(")
     strict_code, _, err = run_gate(capsys, *base, "--strict")
     assert strict_code == 1 and "--strict" in err
+
+
+def test_a_finding_only_an_update_decides_says_so(capsys, insecure_program, basic_pack, tmp_path):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"sqs-queue-encrypted": "disabled", "ssm-parameter-secure": "advisory"}))
+    base = gate_args(insecure_program, basic_pack, "--stack", "dev", "--policy-pack-config", str(config))
+    code, out, _ = run_gate(capsys, *base, "--format", "json")
+    assert code == 1  # decided at update: the alias targets a key id, not an ARN
+    events = json.loads(out)["policyEvents"]
+    alias = [(e["category"], e["modes"]) for e in events if e["policyName"] == "kms-alias-target-known"]
+    assert alias == [("preview-unknown", ["preview"]), ("violation", ["update"])]
+    _, text, _ = run_gate(capsys, *base)
+    line = line_of(insecure_program / "__main__.py", "aws.kms.Alias(")
+    blocking = text.split("BLOCKING", 1)[1].split("UNDECIDED", 1)[0]
+    assert f"- aws:kms/alias:Alias data  tests/gate/fixtures/programs/insecure/__main__.py:{line} (update only)" \
+        in blocking
+    _, markdown, _ = run_gate(capsys, *base, "--format", "markdown")
+    assert "**data** `aws:kms/alias:Alias`" in markdown and " · update only<br>" in markdown
+    preview_only, _, _ = run_gate(capsys, *base, "--mode", "preview")
+    assert preview_only == 0
 
 
 def test_secrets_never_appear_in_any_format(capsys, insecure_program, basic_pack):
@@ -123,6 +148,20 @@ def test_sarif_validates_and_locates_results(capsys, insecure_program, basic_pac
     assert location["artifactLocation"]["uri"] == "tests/gate/fixtures/programs/insecure/__main__.py"
     assert location["region"]["startLine"] == line_of(insecure_program / "__main__.py", "PLANTED")
     assert (REPO_ROOT / location["artifactLocation"]["uri"]).is_file()
+
+
+def test_sarif_with_the_gates_own_diagnostics_validates(capsys, basic_pack, tmp_path):
+    target = tmp_path / "lookups.sarif"
+    code, _, _ = run_gate(capsys, *gate_args(FIXTURES / "programs" / "lookups", basic_pack, "--format", "sarif",
+                                             "--output", str(target)))
+    assert code == 0
+    sarif = json.loads(target.read_text())
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    (engine_run,) = [r for r in sarif["runs"] if r["tool"]["driver"]["name"] == "pulumi-policy-gate"]
+    main_py = FIXTURES / "programs" / "lookups" / "__main__.py"
+    located = {(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
+               for r in engine_run["results"]}
+    assert ("gate/invoke", line_of(main_py, "LOOKUP-VPC")) in located
 
 
 def test_program_that_raises_exits_2(capsys, basic_pack):

@@ -11,8 +11,8 @@ import pytest
 from google.protobuf import struct_pb2  # type: ignore[import-untyped]
 
 from gate.errors import GateError
-from gate.model import Diagnostic, PackMeta, PolicyMeta
-from gate.pipeline import IN_FLIGHT, StackCheck
+from gate.model import Diagnostic, GateDiagnostic, PackMeta, PolicyMeta, StackReport
+from gate.pipeline import IN_FLIGHT, StackCheck, merge_modes
 from gate.render import CapturedResource, RenderResult
 
 PROVIDER = "urn:pulumi:s::p::pulumi:providers:aws::default"
@@ -227,3 +227,24 @@ def test_outstanding_analyze_calls_per_pack_are_bounded():
         answered += 1
     report = check.finish(_result(resources), _locate)
     assert len(report.diagnostics) == len(resources) + 1
+
+
+def _stack_report(mode: str, *messages: str) -> StackReport:
+    return StackReport(stack="s", project="p", resource_count=2, resource_types={}, render_seconds=1.0,
+                       analyze_seconds=0.5,
+                       diagnostics=[Diagnostic(stack="s", policy_pack_name="pack", policy_pack_version="1",
+                                               policy_name="policy", description="d", message=m,
+                                               enforcement_level="mandatory", severity="", category="violation",
+                                               resource_urn=f"urn:{m}", modes=(mode,)) for m in messages],
+                       gate_diagnostics=[GateDiagnostic(stack="s", kind="invoke", level="note", message="shaped",
+                                                        file="f.py", line=3, modes=(mode,))])
+
+
+def test_modes_merge_into_one_report_with_each_finding_once():
+    merged = merge_modes([_stack_report("preview", "both", "preview only"),
+                          _stack_report("update", "both", "update only")])
+    assert [(d.message, d.modes) for d in merged.diagnostics] == [
+        ("both", ("preview", "update")), ("preview only", ("preview",)), ("update only", ("update",))]
+    assert [d.update_only for d in merged.diagnostics] == [False, False, True]
+    assert [(g.message, g.modes) for g in merged.gate_diagnostics] == [("shaped", ("preview", "update"))]
+    assert merged.resource_count == 2 and merged.render_seconds == 2.0 and merged.analyze_seconds == 1.0

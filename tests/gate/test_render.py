@@ -121,7 +121,7 @@ def test_program_exception_is_reported_with_its_location():
 
 def test_config_values_take_the_engines_wire_form(tmp_path):
     (tmp_path / "Pulumi.yaml").write_text(
-        "name: p\nruntime: python\nconfig:\n  n: {type: integer, default: 3}\n  flag: false\n")
+        "name: p\nruntime: python\nconfig:\n  n: {type: integer, default: 3}\n  flag: false\n  obj: {type: object}\n")
     (tmp_path / "Pulumi.s.yaml").write_text(
         "config:\n  aws:region: eu-west-1\n  obj: {a: [1, 2]}\n  flag: true\n  other:key: 5\n")
     config = load_stack_config(load_project(tmp_path), "s")

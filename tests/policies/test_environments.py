@@ -82,7 +82,7 @@ def new_stack_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The platform program with one more stack file, `Pulumi.staging.yaml`, holding only the region (as the
     README's "Adding an environment" says) and no `policies/config/staging.json`."""
     program = tmp_path_factory.mktemp("new-stack")
-    for entry in ("__main__.py", "Pulumi.yaml", "components", "functions"):
+    for entry in ("__main__.py", "Pulumi.yaml", "components", "functions", ".gate"):  # .gate: the gate's fixtures
         (program / entry).symlink_to(ROOT / entry)
     (program / "Pulumi.staging.yaml").write_text("config:\n  aws:region: eu-west-1\n")
     assert not (CONFIG_DIR / "staging.json").exists()

@@ -41,6 +41,10 @@ def test_gate_passes_every_stack(report: tuple[int, dict[str, Any]]) -> None:
     assert code == 0, [e["message"] for e in body["policyEvents"] if e["enforcementLevel"] == "mandatory"]
     assert body["passed"] is True
     assert sorted(s["stack"] for s in body["stacks"]) == stacks()
+    # Both modes ran; the program needs no placeholder the gate would report, and every input is of the
+    # type the provider's Check expects.
+    assert all(e["modes"] == ["preview", "update"] for e in body["policyEvents"])
+    assert body["gateDiagnostics"] == []
 
 
 @pytest.mark.parametrize("stack", stacks())
