@@ -81,7 +81,12 @@ def main() -> None:
     stacks = []
     for stack in project.stack_names():
         config = load_stack_config(project, stack)
-        result = render(repo, stack, config=config, project=project)
+        fixtures = repo / ".gate" / "invokes.yaml"  # the answers `python -m gate` gives the program's data sources
+        kwargs: dict[str, Any] = {}
+        if fixtures.is_file():
+            from gate.invokes import InvokeFixtures
+            kwargs["invoke_fixtures"] = InvokeFixtures.load(fixtures)
+        result = render(repo, stack, config=config, project=project, **kwargs)
         result.raise_for_errors()
         providers = {r.urn: r for r in result.resources if r.type.startswith(PROVIDER_PREFIX)}
         requests = [analyze_request(r, providers) for r in result.resources]

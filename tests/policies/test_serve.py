@@ -21,6 +21,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 
 from gate.analyzer import analyze_request as gate_analyze_request
 from gate.analyzer import analyze_stack_request as gate_analyze_stack_request
+from gate.invokes import InvokeFixtures
 from gate.project import load_project, load_stack_config
 from gate.render import PROVIDER_PREFIX, render
 from policies import _serve
@@ -107,7 +108,8 @@ def test_platform_stack_gets_identical_answers() -> None:
     # dev only, and Analyze for one resource of each type: the stock servicer is slow (that is the point).
     project = load_project(ROOT)
     config = load_stack_config(project, "dev")
-    result = render(ROOT, "dev", config=config, project=project)
+    result = render(ROOT, "dev", config=config, project=project,
+                    invoke_fixtures=InvokeFixtures.load(ROOT / ".gate" / "invokes.yaml"))
     result.raise_for_errors()
     providers = {r.urn: r for r in result.resources if r.type.startswith(PROVIDER_PREFIX)}
     stock, shared = _pair(json.loads((ROOT / "policies" / "config" / "dev.json").read_text()))
