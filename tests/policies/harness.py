@@ -19,6 +19,7 @@ from pulumi_policy import EnforcementLevel
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
+from policies._meta import reset_waiver_ledger
 from policies.registry import PACK_NAME, build_policies
 
 UNKNOWN = UNKNOWN_STRING_VALUE  # what the engine sends for a value not known during preview
@@ -76,6 +77,7 @@ class Pack:
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.0.1", build_policies(), EnforcementLevel.ADVISORY)
+        reset_waiver_ledger()  # a new pack process in the engine starts with no waivers seen
         if config:
             self.configure(config)
 
