@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.capacity import BOOTSTRAP_RESERVATION
 from components.database import Database, DatabaseArgs, db_user_arn
 from components.encryption import Encryption
 from components.events import EVENT_SOURCE, OrderEvents, OrderEventsArgs
@@ -279,7 +280,7 @@ class Backend(pulumi.ComponentResource):
                     statements=statements,
                     timeout=timeout,
                     # one deploy-time run at a time: it holds the migration lock and a master connection
-                    reserved_concurrency=1 if key == "bootstrap" else None,
+                    reserved_concurrency=BOOTSTRAP_RESERVATION if key == "bootstrap" else None,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
@@ -32,6 +33,12 @@ CLIENT_TIERS = ("basic", "premium")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _CLIENT_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}:(basic|premium)$")
 _HOST_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def required_concurrency(rate_per_second: float, p99_duration_ms: int) -> int:
+    """Concurrent executions that carry ``rate_per_second`` when each takes ``p99_duration_ms`` (Little's law, the
+    Lambda guide's "concurrency = requests per second x request duration", at the p99 for headroom)."""
+    return math.ceil(round(rate_per_second * p99_duration_ms, 6) / 1000)
 
 
 class SettingsError(ValueError):
@@ -121,6 +128,7 @@ class Settings(BaseModel):
 
     # functions
     lambda_reserved_concurrency: int = Field(alias="lambdaReservedConcurrency", ge=-1, le=1000)
+    function_p99_duration_ms: int = Field(alias="functionP99DurationMs", ge=1, le=29000)
     lambda_memory_mb: int = Field(alias="lambdaMemoryMb", ge=128, le=10240)
 
     # monitoring
@@ -229,6 +237,15 @@ class Settings(BaseModel):
             errors.append("dbAppUsername: must not be a PostgreSQL or RDS reserved role name (pg_*, rds*, postgres)")
         if bool(self.custom_domain_name) != bool(self.custom_domain_zone_id):
             errors.append("customDomainName/customDomainZoneId: set both (or neither)")
+        if self.lambda_reserved_concurrency >= 0:
+            needed = required_concurrency(self.throttle_rate_limit, self.function_p99_duration_ms)
+            if self.lambda_reserved_concurrency < needed:
+                errors.append(
+                    f"lambdaReservedConcurrency: {self.lambda_reserved_concurrency} cannot carry throttleRateLimit "
+                    f"{self.throttle_rate_limit:g} requests/s at functionP99DurationMs {self.function_p99_duration_ms}"
+                    f" ms: concurrency >= rate x p99 duration = {needed} (raise lambdaReservedConcurrency, or lower "
+                    "throttleRateLimit; -1 leaves the functions unreserved)"
+                )
         if self.production and not self.allow_unprotected_production:
             unprotected = [
                 key

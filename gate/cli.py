@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from gate import report, report_json, report_markdown, report_sarif, report_text
+from gate import report, report_json, report_markdown, report_sarif, report_text, report_waivers
 from gate.analyzer import PolicyPackProcess
 from gate.engine_server import EngineServer
 from gate.errors import GateError, did_you_mean
@@ -22,6 +24,8 @@ from gate.project import load_project, load_stack_config
 from gate.render import CapturedResource, RenderResult, render
 from gate.source import SourceLocation
 from gate.stack_references import StackReferenceFixtures
+from gate.waivers import merge as merge_waivers
+from policies._waivers import TODAY_ENV
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("text", "json", "sarif", "markdown")
@@ -42,6 +46,10 @@ exit codes:
   1  at least one mandatory violation (with --strict, also a policy undecided at preview), or an
      input the provider's Check would reject (wrong type, at the program's file:line)
   2  the gate could not decide: the program raised, a policy pack failed, or a config is invalid
+
+waivers (python -m gate waivers --help):
+  python -m gate waivers   lists every waiver of every stack with its status (active, expiring,
+                           expired, unused, undecided); exit 1 if one is expired or unused
 
 examples:
   make preview                                  every stack, text report (sets up .venv first)
@@ -98,6 +106,9 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int
     """`own_process`: the gate owns this (short-lived) process, as with `python -m gate`; the heap that
     survives a render (the imported provider SDK, the captured graph) is then frozen out of the
     garbage collector's later passes (`gc.freeze`), which otherwise re-scan it after every render."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["waivers"]:
+        return waivers_main(argv[1:], own_process=own_process)
     args = build_parser().parse_args(argv)
     try:
         gate_report = run(args, freeze_heap=own_process)
@@ -114,6 +125,61 @@ def main(argv: Sequence[str] | None = None, *, own_process: bool = False) -> int
     if args.output or args.format != "text":  # a text report on stdout starts with this very line
         print(report.summary_line(gate_report), file=sys.stderr)
     return gate_report.exit_code
+
+
+def waivers_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gate waivers",
+        description="List every waiver of every stack (policies/config/<stack>.json) with what it did: the gate "
+                    "runs each stack as a preview and as an update (a waiver used in either is used).",
+        epilog="statuses: active; expiring (within 30 days); expired (void: the violation blocks again); "
+               "unused (matches no violation: remove it); undecided (the policy could not run at preview).\n"
+               "exit codes: 0 every waiver is in use and unexpired; 1 one is expired or unused; 2 the gate "
+               "could not run.",
+    )
+    parser.add_argument("--stack", action="append", default=[], help="stack (repeatable; default: every stack)")
+    parser.add_argument("--program", type=Path, default=REPO_ROOT, help="program directory (default: repo root)")
+    parser.add_argument("--policy-pack", action="append", type=Path, default=[],
+                        help="policy pack directory (repeatable; default: <repo>/policies)")
+    parser.add_argument("--policy-pack-config", action="append", type=Path, default=[],
+                        help="pack config for every stack, as for the gate (default: <pack>/config/<stack>.json)")
+    parser.add_argument("--on", metavar="YYYY-MM-DD", type=_iso_date,
+                        help="judge expiry on this day instead of today (what will have expired by then?)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--start-timeout", type=float, default=60.0, help="seconds a pack may take to start")
+    parser.add_argument("--rpc-timeout", type=float, default=120.0, help="seconds one pack call may take")
+    return parser
+
+
+def _iso_date(value: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+def waivers_main(argv: Sequence[str], *, own_process: bool = False) -> int:
+    args = waivers_parser().parse_args(argv)
+    saved = os.environ.get(TODAY_ENV)
+    if args.on:
+        os.environ[TODAY_ENV] = args.on  # the packs, started from this environment, judge the same day
+    try:
+        # Both modes in one run, as the gate's default: a waiver used in either is used.
+        options = build_parser().parse_args(["--mode", "both"])
+        for key in ("stack", "program", "policy_pack", "policy_pack_config", "start_timeout", "rpc_timeout"):
+            setattr(options, key, getattr(args, key))
+        runs = [run(options, freeze_heap=own_process).waivers]
+    except GateError as exc:
+        print(f"gate: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if saved is None:
+            os.environ.pop(TODAY_ENV, None)
+        else:
+            os.environ[TODAY_ENV] = saved
+    records = sorted(merge_waivers(runs), key=lambda w: (w.stack, w.policy, w.resource))
+    sys.stdout.write(report_waivers.render(records, args.format))
+    return 1 if any(w.status in ("expired", "unused") for w in records) else 0
 
 
 def render_report(gate_report: GateReport, fmt: str, *, verbose: bool = False) -> str:

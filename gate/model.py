@@ -7,6 +7,7 @@ from typing import Any
 
 VIOLATION = "violation"
 PREVIEW_UNKNOWN = "preview-unknown"  # pulumi_policy's "can't run policy ... during preview"
+WAIVED = "waived"  # a violation an active waiver covers (the pack's `waivers` policy reported it)
 
 # The two ways the engine runs a program, which the gate runs one after the other: `pulumi preview` of
 # a new stack (ids and computed outputs unknown) and `pulumi up` (known).
@@ -55,6 +56,24 @@ class PackMeta:
 
 
 @dataclass(frozen=True)
+class WaiverRecord:
+    """One waiver of a stack's pack config and what it did in the run."""
+
+    stack: str
+    pack: str
+    policy: str
+    resource: str  # logical name (may hold `*`) or URN, as written
+    reason: str
+    owner: str
+    expires: str  # YYYY-MM-DD
+    ticket: str
+    status: str  # active | expiring | expired | unused | undecided
+    days_left: int  # negative once expired
+    resources: tuple[str, ...] = ()  # URNs of the violations it waived
+    note: str = ""  # e.g. why an unused waiver may still be used by `pulumi up`
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     """One policy result, shaped like the engine's policyEvent plus where the resource was declared."""
 
@@ -73,6 +92,7 @@ class Diagnostic:
     file: str = ""  # relative to the repo root
     line: int = 0
     modes: tuple[str, ...] = ()  # the modes (PREVIEW, UPDATE) it was reported in; () = not recorded
+    waiver: WaiverRecord | None = None  # for a WAIVED diagnostic: the waiver that covers it
 
     @property
     def is_mandatory_violation(self) -> bool:
@@ -123,6 +143,7 @@ class StackReport:
     components: list[Component] = field(default_factory=list)
     owner: dict[str, str] = field(default_factory=dict)  # resource URN -> URN of its nearest component
     gate_diagnostics: list[GateDiagnostic] = field(default_factory=list)
+    waivers: list[WaiverRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -143,6 +164,10 @@ class GateReport:
     def gate_errors(self) -> list[GateDiagnostic]:
         """What the provider would reject (the engine's preview would fail): these fail the gate too."""
         return [d for d in self.gate_diagnostics if d.level == ERROR]
+
+    @property
+    def waivers(self) -> list[WaiverRecord]:
+        return [w for s in self.stacks for w in s.waivers]
 
     def failing(self) -> list[Diagnostic]:
         """The diagnostics that make the gate fail (exit 1)."""

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gate import report
+from gate import report, waivers
 from gate.analyzer import PolicyPackProcess
 from gate.errors import GateError
 from gate.model import PREVIEW, Component, Diagnostic, GateDiagnostic, PackMeta, StackReport
@@ -82,6 +82,9 @@ class StackCheck:
         self.explicit = explicit
         self.metas: list[PackMeta] = []
         self.policies_run = 0
+        self.today = waivers.today()
+        self.waivers: waivers.Declared = {}
+        self.levels: dict[tuple[str, str], str] = {}
         self._log = log
         self._queue: queue.SimpleQueue[CapturedResource | None] = queue.SimpleQueue()
         # Per pack, in resource order: (resource, Analyze future or None if sent at the end).
@@ -107,6 +110,9 @@ class StackCheck:
     def _configure(self) -> None:
         self.metas = [proc.handshake() for proc in self.procs]
         for index, source, config in pack_configs(self.stack, self.metas, self.packs, self.explicit):
+            meta = self.metas[index]
+            self.waivers.update(waivers.declared(meta, config, f"policy pack config {source}", self.today))
+            self.levels.update({(meta.name, policy): entry["enforcementLevel"] for policy, entry in config.items()})
             self.procs[index].configure(config)
             self.policies_run += sum(entry["enforcementLevel"] != "disabled" for entry in config.values())
             if source != "(none)":
@@ -168,6 +174,8 @@ class StackCheck:
             # Only a resource with a secret in its inputs has anything to redact (cheap check first).
             if _SECRET_SIG_BYTES in res.properties.SerializeToString():
                 secrets.update(iter_secret_strings(res.wire_inputs))
+        diagnostics, records = waivers.resolve(self.stack, diagnostics, self.waivers, self.metas, self.levels,
+                                               self.today, preview=self.mode == PREVIEW)
         elapsed = time.perf_counter() - started
         self._log(f"[{self.stack}] {self.mode}: analyzed by {len(self.procs)} pack(s), {elapsed:.2f} s after "
                   f"rendering: {len(diagnostics)} diagnostic(s)")
@@ -187,6 +195,7 @@ class StackCheck:
             warnings=result.warnings,
             policies_run=self.policies_run,
             gate_diagnostics=gate_diagnostics,
+            waivers=records,
             **component_tree(resources),
         )
 
@@ -231,4 +240,5 @@ def merge_modes(reports: list[StackReport]) -> StackReport:
         diagnostics=list(diagnostics.values()),
         warnings=list(dict.fromkeys(w for r in reports for w in r.warnings)),
         gate_diagnostics=list(gate_diagnostics.values()),
+        waivers=waivers.merge(r.waivers for r in reports),
     )

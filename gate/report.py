@@ -16,13 +16,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.model import MODES, PREVIEW_UNKNOWN, UPDATE, Diagnostic, GateDiagnostic, GateReport, PackMeta, PolicyMeta
+from gate.model import (
+    MODES,
+    PREVIEW_UNKNOWN,
+    UPDATE,
+    WAIVED,
+    Diagnostic,
+    GateDiagnostic,
+    GateReport,
+    PackMeta,
+    PolicyMeta,
+    WaiverRecord,
+)
 
 REDACTED = "[secret]"
 _MIN_SECRET_LEN = 4  # shorter strings ("0", "") would mangle every message
 
 BLOCKING, ADVISORY, UNDECIDED, DISABLED = "blocking", "advisory", "undecided", "disabled"
-BUCKETS = (BLOCKING, ADVISORY, UNDECIDED, DISABLED)  # report order
+BUCKETS = (BLOCKING, ADVISORY, UNDECIDED, WAIVED, DISABLED)  # report order
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "": 4}
 
 
@@ -35,6 +46,8 @@ def redact(diagnostic: Diagnostic, secrets: set[str]) -> Diagnostic:
 
 def bucket(d: Diagnostic, strict: bool) -> str:
     """Where a diagnostic goes in the report: what blocks the merge first."""
+    if d.category == WAIVED:
+        return WAIVED
     if d.category == PREVIEW_UNKNOWN:
         return BLOCKING if strict else UNDECIDED
     if d.is_mandatory_violation:
@@ -56,7 +69,8 @@ class Verdict:
         """The one summary line: verdict, then the numbers that explain it."""
         word = "passed" if self.passed else "FAILED"
         stacks = ", ".join(self.stacks)
-        parts = [f"{self.counts[BLOCKING]} blocking", f"{self.counts[ADVISORY]} advisory"]
+        parts = [f"{self.counts[BLOCKING]} blocking", f"{self.counts[ADVISORY]} advisory",
+                 f"{self.counts[WAIVED]} waived"]
         if self.counts[UNDECIDED]:
             parts.append(f"{self.counts[UNDECIDED]} undecided at preview")
         if self.strict_undecided:
@@ -255,3 +269,37 @@ def _find_rules(pack_dir: str, repo_root: str) -> tuple[str, frozenset[str]] | N
         if candidate == root:
             break
     return None
+
+
+@dataclass(frozen=True)
+class WaiverRow:
+    """One waiver as reports list it: the same waiver (same policy, resource, reason, owner, expiry and
+    status) in several stacks' configs is one row with its stacks."""
+
+    record: WaiverRecord
+    stacks: tuple[str, ...]
+    waived: tuple[Finding, ...]  # the findings it excused (merged across stacks)
+
+    @property
+    def when(self) -> str:
+        left = self.record.days_left
+        if left < 0:
+            return f"expired on {self.record.expires}"
+        return f"{left} day{'' if left == 1 else 's'} left (expires {self.record.expires})"
+
+
+def waiver_rows(gate_report: GateReport, merged: list[Finding] | None = None) -> list[WaiverRow]:
+    merged = findings(gate_report) if merged is None else merged
+    groups: dict[tuple[object, ...], list[WaiverRecord]] = {}
+    for w in gate_report.waivers:
+        key = (w.pack, w.policy, w.resource, w.reason, w.owner, w.expires, w.ticket, w.status)
+        groups.setdefault(key, []).append(w)
+    rows = []
+    order = {"expired": 0, "unused": 1, "undecided": 2, "expiring": 3, "active": 4}
+    for records in groups.values():
+        keys = {(r.stack, r.pack, r.policy, r.resource) for r in records}
+        waived = tuple(f for f in merged if f.bucket == WAIVED and any(
+            d.waiver is not None and (d.stack, d.waiver.pack, d.waiver.policy, d.waiver.resource) in keys
+            for d in f.occurrences))
+        rows.append(WaiverRow(record=records[0], stacks=tuple(r.stack for r in records), waived=waived))
+    return sorted(rows, key=lambda r: (order.get(r.record.status, 5), r.record.policy, r.record.resource))

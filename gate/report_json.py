@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gate.model import GateReport
+from gate.model import GateReport, WaiverRecord
 from gate.report import bucket, policy_meta, rule_link, verdict
 
 
@@ -33,6 +33,7 @@ def to_json(gate_report: GateReport) -> str:
             "remediation": meta.remediation_steps if meta else "",
             "rule": rule_link(gate_report, d.policy_pack_name, d.policy_name).relative(),
             "modes": list(d.modes),
+            **({"waiver": _waiver(d.waiver)} if d.waiver is not None else {}),
         })
     v = verdict(gate_report)
     doc: dict[str, Any] = {
@@ -56,5 +57,12 @@ def to_json(gate_report: GateReport) -> str:
              "file": g.file, "line": g.line, "modes": list(g.modes)}
             for g in gate_report.gate_diagnostics
         ],
+        "waivers": [_waiver(w) for w in gate_report.waivers],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _waiver(w: WaiverRecord) -> dict[str, Any]:
+    return {"stack": w.stack, "policyPackName": w.pack, "policyName": w.policy, "resource": w.resource,
+            "reason": w.reason, "owner": w.owner, "expires": w.expires, "ticket": w.ticket, "status": w.status,
+            "daysLeft": w.days_left, "waivedResourceUrns": list(w.resources), "note": w.note}

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.model import Component, Diagnostic, GateReport, StackReport
+from gate.model import WAIVED, Component, Diagnostic, GateReport, StackReport
 from gate.report import (
     ADVISORY,
     BLOCKING,
@@ -35,6 +35,7 @@ from gate.report import (
     stackless_urn,
     update_only,
     verdict,
+    waiver_rows,
 )
 
 MAX_PER_POLICY = 25  # a comment is capped at 65,536 characters; the SARIF/JSON reports list everything
@@ -104,7 +105,7 @@ def to_markdown(gate_report: GateReport, environ: Mapping[str, str] | None = Non
     blocking = v.counts[BLOCKING]
     title = (f"❌ Policy gate failed: {blocking} blocking finding{'' if blocking == 1 else 's'}" if not v.passed
              else "✅ Policy gate passed")
-    numbers = [f"**{blocking} blocking**", f"{v.counts[ADVISORY]} advisory"]
+    numbers = [f"**{blocking} blocking**", f"{v.counts[ADVISORY]} advisory", f"{v.counts[WAIVED]} waived"]
     if v.input_errors:
         numbers.insert(0, f"**{v.input_errors} input error{'' if v.input_errors == 1 else 's'}**")
     if v.counts[UNDECIDED]:
@@ -124,8 +125,42 @@ def to_markdown(gate_report: GateReport, environ: Mapping[str, str] | None = Non
         for (pack, policy), group in by_policy(items):
             lines += _policy_section(gate_report, pack, policy, group, open_, links, section)
     lines += _gate_section(gate_report, links)
+    lines += _waivers(gate_report, all_findings, links)
     lines += _diagrams(gate_report, all_findings)
     return "\n".join(lines) + "\n"
+
+
+def _waivers(gate_report: GateReport, all_findings: list[Finding], links: CodeLinks | None) -> list[str]:
+    rows = waiver_rows(gate_report, all_findings)
+    if not rows:
+        return []
+    problems = sum(r.record.status in ("expired", "expiring") or (r.record.status == "unused" and not r.record.note)
+                   for r in rows)
+    out = ["", f"#### 🛂 Waivers ({len(rows)})", "",
+           f"<details{' open' if problems else ''}>",
+           f"<summary>Deviations accepted in review, each with an owner and an expiry; "
+           f"{problems} need{'s' if problems == 1 else ''} attention</summary>", ""]
+    for row in rows:
+        w = row.record
+        head = [f"**{text(w.policy)}** for {code(w.resource)}", f"{_STATUS_ICON.get(w.status, '')} {w.status}",
+                text(row.when), f"owner {text(w.owner)}"]
+        if len(gate_report.stacks) > 1:
+            head.append("stacks " + ", ".join(code(s) for s in row.stacks))
+        out.append(f"- {' · '.join(head)}<br>")
+        detail = [f"  Reason: {text(w.reason)}"] + ([f"  Note: {text(w.note)}"] if w.note else [])
+        if w.ticket:
+            detail.append(f"  [Ticket]({w.ticket})")
+        for finding in row.waived:
+            d = finding.first
+            where = code(finding.where) if d.file else ""
+            if d.file and links:
+                where = f"[{where}]({links.file(d.file, d.line)})"
+            detail.append(f"  Waived: **{text(d.resource_name)}** {code(d.resource_type)} {where}".rstrip())
+        out += [line + ("<br>" if i < len(detail) - 1 else "") for i, line in enumerate(detail)]
+    return [*out, "", "</details>"]
+
+
+_STATUS_ICON = {"active": "✅", "expiring": "⏳", "expired": "❌", "unused": "🗑️", "undecided": "❔"}
 
 
 def _policy_section(gate_report: GateReport, pack: str, policy: str, group: list[Finding], open_: bool,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import copy
 import json
+from pathlib import Path
 from typing import Any
 
-from gate.model import PREVIEW_UNKNOWN, GateReport
+from gate.model import PREVIEW_UNKNOWN, GateReport, WaiverRecord
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -52,6 +55,8 @@ def to_sarif(gate_report: GateReport) -> str:
                                "resourceType": d.resource_type, "modes": list(d.modes)},
                 "partialFingerprints": {"gateResource/v1": f"{d.stack}|{d.policy_name}|{d.resource_urn}"},
             }
+            # SARIF 2.1.0 §3.27.23: in a run, every result has `suppressions` or none has; [] = not suppressed.
+            result["suppressions"] = [_suppression(d.waiver)] if d.waiver is not None else []
             if d.policy_name in index:
                 result["ruleIndex"] = index[d.policy_name]
             if d.file:
@@ -95,4 +100,35 @@ def _gate_run(gate_report: GateReport) -> dict[str, Any]:
         "originalUriBaseIds": {"%SRCROOT%": {"uri": "file://" + gate_report.repo_root.rstrip("/") + "/"}},
         "results": results,
     }
+def _suppression(w: WaiverRecord) -> dict[str, Any]:
+    """A waiver as SARIF's `external` suppression (kept outside the source, in the pack config)."""
+    return {"kind": "external", "status": "accepted", "justification": w.reason,
+            "properties": {"owner": w.owner, "expires": w.expires, "resource": w.resource,
+                           **({"ticket": w.ticket} if w.ticket else {})}}
+
+
+def for_code_scanning(sarif: dict[str, Any]) -> dict[str, Any]:
+    """The SARIF without suppressed results.  GitHub code scanning does not act on `suppressions` (it
+    is outside the SARIF subset it supports): a waived result uploaded as is would open an alert, and
+    fail the PR's code scanning check if its level is `error`.  The full file, with the waivers'
+    justifications, is kept as a build artifact and the job summary lists every waiver."""
+    out = copy.deepcopy(sarif)
+    for run in out.get("runs", []):
+        run["results"] = [r for r in run.get("results", []) if not r.get("suppressions")]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gate.report_sarif --for-code-scanning IN.sarif OUT.sarif` (the CI upload step)."""
+    parser = argparse.ArgumentParser(prog="python -m gate.report_sarif")
+    parser.add_argument("--for-code-scanning", nargs=2, metavar=("IN", "OUT"), type=Path, required=True,
+                        help="write IN without its suppressed (waived) results to OUT")
+    source, target = parser.parse_args(argv).for_code_scanning
+    target.write_text(json.dumps(for_code_scanning(json.loads(source.read_text(encoding="utf-8"))), indent=2)
+                      + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
 

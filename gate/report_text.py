@@ -19,6 +19,7 @@ from gate.report import (
     rule_link,
     update_only,
     verdict,
+    waiver_rows,
 )
 
 _TITLES = {
@@ -63,7 +64,22 @@ def to_text(gate_report: GateReport, *, verbose: bool = False) -> str:
             stacks = f"  [{', '.join(g.stacks)}]" if several_stacks else ""
             lines.append(f"  - [{g.first.level}] {g.first.kind}  {g.where}{stacks}{update_only(g.modes)}")
             lines += [f"        {line}" for line in g.first.message.splitlines()]
-    if not all_findings and not gate_items:
+    rows = waiver_rows(gate_report, all_findings)
+    if rows:
+        lines += ["", f"WAIVERS ({len(rows)}) - deviations accepted in review, with an expiry; they never block"]
+    for row in rows:
+        w = row.record
+        stacks = f"  [{', '.join(row.stacks)}]" if several_stacks else ""
+        lines.append(f"  {w.policy} · {w.resource} · {w.status}, {row.when} · owner {w.owner}{stacks}")
+        lines.append(f"    reason: {w.reason}")
+        if w.note:
+            lines.append(f"    note: {w.note}")
+        if w.ticket:
+            lines.append(f"    ticket: {w.ticket}")
+        for finding in row.waived:
+            d = finding.first
+            lines.append(f"    waived: {d.resource_type} {d.resource_name}  {finding.where}".rstrip())
+    if not all_findings and not gate_items and not rows:
         lines += ["", "No findings."]
     return "\n".join(lines) + "\n"
 

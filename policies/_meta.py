@@ -7,12 +7,18 @@ config schema with defaults) and turns the function into a ``PolicyDef``; ``regi
 Resource policy functions receive ``(resource, config)`` and yield violation messages.
 Stack policy functions receive ``(stack, config)`` and yield ``(message, urn_or_None)``.
 Either may raise ``NotApplicable`` to report that the policy does not apply to this stack/resource.
+
+Every policy (but ``waivers``) also takes a ``waivers`` setting (``_waivers``): the wrapper here drops
+a violation an active waiver covers and records it in the pack's ledger, which the advisory ``waivers``
+policy reports; an expired waiver's violation is reported, saying it expired.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -27,7 +33,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
+from . import _waivers
 from ._model import Resource, Stack, resource_from_args, resource_from_policy_resource
 
 # What a policy protects decides whether a stack may relax it (see RULES.md, "What may differ between
@@ -112,6 +120,7 @@ class PolicyDef:
     resource_types: tuple[str, ...] = ()
     guarantee: bool = False
     preview_note: str = ""
+    waivable: bool = True
 
     @property
     def relaxable(self) -> bool:
@@ -130,7 +139,7 @@ class PolicyDef:
         values = {key: spec["default"] for key, spec in self.config.items()}
         given: Mapping[str, Any] = overrides or {}
         for key, value in given.items():
-            if key == "enforcementLevel":
+            if key in ("enforcementLevel", "waivers"):
                 continue
             spec = self.config.get(key)
             if spec is None:
@@ -153,9 +162,23 @@ class PolicyDef:
         return values
 
     def schema(self) -> PolicyConfigSchema | None:
-        if not self.config:
-            return None
-        return PolicyConfigSchema(properties={k: dict(v) for k, v in self.config.items()})
+        properties = {k: dict(v) for k, v in self.config.items()}
+        if self.waivable:
+            properties["waivers"] = _waivers.waiver_schema(self.guarantee)
+        return PolicyConfigSchema(properties=properties) if properties else None
+
+    def waivers(self, overrides: Mapping[str, Any] | None) -> tuple[_waivers.Waiver, ...]:
+        """The configured waivers, checked (dates, no glob for a guarantee), noted in the ledger."""
+        raw = (overrides or {}).get("waivers")
+        if not self.waivable or not raw:
+            return ()
+        try:
+            parsed = _parse_waivers(self.name, json.dumps(raw, sort_keys=True), self.guarantee, _waivers.today())
+        except _waivers.WaiverError as exc:
+            raise PolicyConfigError(str(exc)) from None
+        with _LEDGER_LOCK:
+            _LEDGER.declared[self.name] = parsed
+        return parsed
 
     def build(self) -> Policy:
         """The pulumi_policy Policy object the analyzer runs."""
@@ -173,6 +196,7 @@ class PolicyDef:
         return StackValidationPolicy(validate=self._validate_stack, **common)
 
     def _validate_resource(self, args: ResourceValidationArgs, report: ReportViolation) -> None:
+        waivers = self.waivers(args.get_config())  # before the type filter: the ledger needs them all
         if self.resource_types and args.resource_type not in self.resource_types:
             return
         settings = self.settings(args.get_config())
@@ -182,19 +206,75 @@ class PolicyDef:
         except NotApplicable as exc:
             args.not_applicable(exc.reason)
             return
-        for message in messages:
+        except UnknownValueError:
+            _undecided(self.name, waivers, {args.urn: args.name})
+            raise
+        for message, _ in _apply_waivers(self.name, waivers, [(m, args.urn) for m in messages],
+                                         {args.urn: args.name}):
             report(message, None)
 
     def _validate_stack(self, args: StackValidationArgs, report: ReportViolation) -> None:
+        waivers = self.waivers(args.get_config())
         settings = self.settings(args.get_config())
         stack = _stack_of(args)
+        names = {r.urn: r.name for r in args.resources}
         try:
             findings = list(self.check(stack, settings))
         except NotApplicable as exc:
             args.not_applicable(exc.reason)
             return
-        for message, urn in findings:
+        except UnknownValueError:
+            _undecided(self.name, waivers, names)
+            raise
+        for message, urn in _apply_waivers(self.name, waivers, findings, names):
             report(message, urn)
+
+
+# The pack process's record of waivers across the engine's calls (see `_waivers.Ledger`).
+_LEDGER = _waivers.Ledger()
+_LEDGER_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_waivers(policy: str, raw_json: str, guarantee: bool, on: Any) -> tuple[_waivers.Waiver, ...]:
+    # Cached: a policy runs on every resource with the same config; parsing once per config is enough.
+    return _waivers.parse(policy, json.loads(raw_json), guarantee=guarantee, on=on)
+
+
+def _apply_waivers(policy: str, waivers: tuple[_waivers.Waiver, ...], findings: Iterable[tuple[str, str | None]],
+                   names: Mapping[str, str]) -> Iterator[tuple[str, str | None]]:
+    """The findings no active waiver covers; an expired waiver's finding says it expired."""
+    on = _waivers.today()
+    for message, urn in findings:
+        waiver = _waivers.first_match(waivers, urn, names.get(urn, "")) if waivers and urn else None
+        if waiver is None:
+            yield message, urn
+            continue
+        key = (policy, waiver.resource)
+        with _LEDGER_LOCK:
+            if waiver.status(on) == _waivers.EXPIRED:
+                _LEDGER.expired_hits.add(key)
+            else:
+                _LEDGER.waived.setdefault(key, {}).setdefault(cast(str, urn), message)
+        if waiver.status(on) == _waivers.EXPIRED:
+            yield message + _waivers.void_note(waiver), urn
+
+
+def _undecided(policy: str, waivers: tuple[_waivers.Waiver, ...], names: Mapping[str, str]) -> None:
+    with _LEDGER_LOCK:
+        for waiver in waivers:
+            if any(waiver.matches(urn, name) for urn, name in names.items()):
+                _LEDGER.undecided.add((policy, waiver.resource))
+
+
+def waiver_notices(preview: bool) -> list[tuple[str, str | None]]:
+    """The `waivers` policy's findings: each waived violation, and each unused/expiring/expired waiver.
+    The ledger starts afresh afterwards: AnalyzeStack ends an analysis (a process serving another one,
+    as tests do, must not report this one's waivers)."""
+    with _LEDGER_LOCK:
+        notices = _LEDGER.notices(_waivers.today(), preview=preview)
+        _LEDGER.clear()
+    return notices
 
 
 def _decorator(
@@ -210,6 +290,7 @@ def _decorator(
     resource_types: Iterable[str] = (),
     guarantee: bool = False,
     preview_note: str = "",
+    waivable: bool = True,
 ) -> Callable[[Callable[..., Iterable[Any]]], PolicyDef]:
     if category not in CATEGORIES:
         raise TypeError(f"policy '{name}' category must be one of {sorted(CATEGORIES)}, got {category!r}")
@@ -233,6 +314,7 @@ def _decorator(
             resource_types=tuple(resource_types),
             guarantee=guarantee,
             preview_note=preview_note,
+            waivable=waivable,
         )
 
     return wrap
@@ -256,3 +338,8 @@ def integer(description: str, default: int, minimum: int = 0) -> dict[str, Any]:
 
 def boolean(description: str, default: bool) -> dict[str, Any]:
     return {"type": "boolean", "description": description, "default": default}
+
+
+def reset_waiver_ledger() -> None:
+    with _LEDGER_LOCK:
+        _LEDGER.clear()

@@ -32,7 +32,9 @@ def stack_config_problems(config: Mapping[str, Any], source: str = "the stack co
         if level is not None and _RANK.get(level, -1) < _RANK[default]:
             problems.append(f"{source}: policy '{name}' is a {policy.category} policy and may not be lowered from "
                             f"{default} to {level} in one stack.")
-        settings = sorted(k for k in value if k != "enforcementLevel") if isinstance(value, dict) else []
+        # A waiver (one resource, a reason, an owner, an expiry) is not a relaxed setting: any policy takes it.
+        settings = sorted(k for k in value if k not in ("enforcementLevel", "waivers")) \
+            if isinstance(value, dict) else []
         if settings:
             problems.append(f"{source}: policy '{name}' is a {policy.category} policy; its settings "
                             f"({', '.join(settings)}) are the same in every stack and may only change in the "

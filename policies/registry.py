@@ -30,6 +30,7 @@ from . import (
     secretsmanager,
     tagging,
     wafv2,
+    waivers,
 )
 from ._meta import PolicyDef
 
@@ -146,6 +147,8 @@ POLICIES: tuple[PolicyDef, ...] = (
     baseline.baseline_ebs_default_encryption,
     baseline.baseline_security_contact,
     baseline.baseline_cloudtrail_cloudwatch,
+    # Last: reports what the waivers did, once every other policy has run (see policies/waivers.py).
+    waivers.waivers,
 )
 
 BY_NAME: dict[str, PolicyDef] = {p.name: p for p in POLICIES}

@@ -123,9 +123,61 @@ def render() -> str:
                          f"Default `{json.dumps(spec['default'])}`; dev `{json.dumps(dev_value)}`, "
                          f"prod `{json.dumps(prod_value)}`.")
         lines.append("")
+    lines += _waivers_section()
     lines += ["## Not covered, or only by proxy", ""]
     lines += [f"- **{title}**: {text}" for title, text in NOT_COVERED]
     return "\n".join(lines) + "\n"
+
+
+def _waivers_section() -> list[str]:
+    guarantees = [p.name for p in POLICIES if p.guarantee]
+    lines = [
+        "## Waivers",
+        "",
+        "A waiver excuses one policy for one resource, for a reason, approved by an owner, until a date. It is "
+        "written under the policy in the stack's pack config (`policies/config/<stack>.json`, the file "
+        "`pulumi preview/up --policy-pack-config` passes, so the engine and the offline gate apply the same ones):",
+        "",
+        "```json",
+        '"secret-rotation-enabled": {"waivers": [{',
+        '  "resource": "platform-backend-oauth-client",',
+        '  "reason": "Issued by the third party; rotated by hand when re-issued.",',
+        '  "owner": "platform-team",',
+        '  "expires": "2027-09-30",',
+        '  "ticket": "https://tracker.example/SEC-42"',
+        "}]}",
+        "```",
+        "",
+        "- `resource`: the resource's logical name (`*` matches any characters: `platform-*-queue`) or its full URN. "
+        "`reason` (10+ characters), `owner` and `expires` (YYYY-MM-DD, at most one year ahead) are required; "
+        "`ticket` (an http(s) URL) is optional. The policy's config schema checks the fields (the error names "
+        "the field); the pack checks the dates.",
+        "- The pack applies it: the policy reports nothing for the waived resource, and the advisory `waivers` "
+        "policy reports the waived violation, naming the waiver — so it never blocks, in `pulumi up` as in the "
+        "gate. The `waivers` policy also reports a waiver that expires within 30 days, one that has expired and "
+        "one that matched no violation (unused: remove it).",
+        "- An expired waiver is void: the violation is reported again by its policy, at its level, saying when "
+        "the waiver expired.",
+        "- **Cannot be waived with a glob:** the platform guarantees — "
+        + ", ".join(f"`{name}`" for name in guarantees)
+        + " — can be waived only for one named resource (logical name or URN). The `waivers` policy itself takes "
+        "no waivers. A stack-level finding that names no resource (a missing trail, a missing recorder) cannot "
+        "be waived.",
+        "- `python -m gate waivers` lists every waiver of every stack with its status (active, expiring, expired, "
+        "unused, undecided) and exits 1 when one is expired or unused.",
+        "",
+    ]
+    rows = []
+    for stack in ("dev", "prod"):
+        config = json.loads((PACK_DIR / "config" / f"{stack}.json").read_text(encoding="utf-8"))
+        for policy, value in config.items():
+            for w in (value.get("waivers", []) if isinstance(value, dict) else []):
+                rows.append(f"| {stack} | [{policy}](#{policy}) | `{w['resource']}` | {w['owner']} | {w['expires']} | "
+                            f"{w['reason']} |")
+    if rows:
+        lines += ["Waivers in force:", "", "| Stack | Policy | Resource | Owner | Expires | Reason |",
+                  "|---|---|---|---|---|---|", *rows, ""]
+    return lines
 
 
 def main() -> int:

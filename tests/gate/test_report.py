@@ -1,6 +1,7 @@
 """Reports as a reader meets them: the verdict first, blocking findings with their fix, one finding per
 resource however many stacks have it, a PR comment that fits a PR's width, a diagram that renders."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -11,7 +12,7 @@ import jsonschema
 
 from gate import report_json, report_markdown, report_sarif, report_text
 from gate.cli import main
-from gate.model import Component, Diagnostic, GateReport, PackMeta, PolicyMeta, StackReport
+from gate.model import Component, Diagnostic, GateReport, PackMeta, PolicyMeta, StackReport, WaiverRecord
 
 from . import browser
 from .conftest import REPO_ROOT
@@ -81,7 +82,7 @@ def test_text_starts_with_the_verdict_then_blocking_findings_with_their_fix_and_
     out = report_text.to_text(_two_stack_report())
     lines = out.splitlines()
     # Merged across stacks: sqs-encrypted/orders is one finding; the DLQ finding blocks in prod only.
-    assert lines[0] == ("gate: FAILED - 3 blocking, 1 advisory - 2 stacks (dev, prod), 20 resources, "
+    assert lines[0] == ("gate: FAILED - 3 blocking, 1 advisory, 0 waived - 2 stacks (dev, prod), 20 resources, "
                         "3 policies run")
     assert out.count("gate: FAILED") == 1
     blocking, advisory = out.split("BLOCKING", 1)[1].split("ADVISORY", 1)
@@ -111,7 +112,7 @@ def test_text_verbose_adds_the_resource_counts_per_stack():
 
 def test_text_without_findings_says_so_once():
     out = report_text.to_text(_report([_stack("dev", [])]))
-    assert out == ("gate: passed - 0 blocking, 0 advisory - 1 stack (dev), 10 resources, 3 policies run\n"
+    assert out == ("gate: passed - 0 blocking, 0 advisory, 0 waived - 1 stack (dev), 10 resources, 3 policies run\n"
                    "\nNo findings.\n")
 
 
@@ -200,7 +201,7 @@ def test_browser_check_detects_a_wide_table():
 def test_json_carries_the_verdict_outcomes_and_fixes():
     doc = json.loads(report_json.to_json(_two_stack_report()))
     assert doc["summary"] == {"stacks": ["dev", "prod"], "resources": 20, "policiesRun": 3, "blocking": 3,
-                              "advisory": 1, "undecided": 0, "disabled": 0}
+                              "advisory": 1, "undecided": 0, "waived": 0, "disabled": 0}
     event = next(e for e in doc["policyEvents"] if e["policyName"] == "iam-no-wildcard-actions")
     assert event["outcome"] == "blocking" and event["remediation"] == "Name the actions."
     assert event["rule"] == "RULES.md#iam-no-wildcard-actions"
@@ -261,3 +262,29 @@ def test_python_without_the_dependencies_gets_a_one_line_hint():
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert "lacks the dependency" in line and "make preview" in line and ".venv/bin/python -m gate" in line
+
+
+def _waived_report() -> GateReport:
+    record = WaiverRecord(stack="dev", pack="secure-api-platform", policy="sqs-encrypted", resource=LONG_NAME,
+                          reason="Holds only public ids; " * 12, owner="queue-team", expires="2026-12-31",
+                          ticket="https://tracker.example/SEC-42", status="active", days_left=213,
+                          resources=(f"urn:pulumi:dev::proj::platform:backend:Backend$aws:sqs/queue:Queue::{LONG_NAME}",))
+    waived = dataclasses.replace(_diag("dev", "sqs-encrypted", "mandatory", LONG_NAME), category="waived",
+                                 waiver=record)
+    unused = dataclasses.replace(record, resource="ghost", status="unused", resources=())
+    stack = _stack("dev", [waived, _diag("dev", "sqs-dead-letter-queue", "advisory", "orders")])
+    stack.waivers = [record, unused]
+    return _report([stack])
+
+
+def test_waivers_have_their_own_section_and_never_block():
+    report = _waived_report()
+    assert report.exit_code == 0
+    text = report_text.to_text(report)
+    assert text.splitlines()[0].startswith("gate: passed - 0 blocking, 1 advisory, 1 waived")
+    assert "BLOCKING" not in text and text.count(LONG_NAME) == 2  # the waiver's resource, and what it waived
+    assert "  sqs-encrypted · ghost · unused, 213 days left (expires 2026-12-31) · owner queue-team" in text
+    md = report_markdown.to_markdown(report, environ=CI_ENV)
+    assert "#### 🛂 Waivers (2)" in md and "🗑️ unused" in md and "[Ticket](https://tracker.example/SEC-42)" in md
+    measured = browser.render(md)
+    assert measured["errors"] == [] and measured["overflow"] == [], measured["overflow"]

@@ -18,6 +18,7 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
+from policies._meta import reset_waiver_ledger
 from policies._serve import SharedArgsServicer
 from policies.registry import PACK_NAME, build_policies
 
@@ -77,6 +78,7 @@ class Pack:
     def __init__(self, config: dict[str, Any] | None = None, servicer: type = SharedArgsServicer) -> None:
         """``servicer``: the analyzer class, by default the one the pack serves with (policies/_serve.py)."""
         self.servicer = servicer(PACK_NAME, "0.0.1", build_policies(), EnforcementLevel.ADVISORY)
+        reset_waiver_ledger()  # a new pack process in the engine starts with no waivers seen
         if config:
             self.configure(config)
 

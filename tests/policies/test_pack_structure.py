@@ -69,7 +69,8 @@ def test_stack_config_matches_policy_schemas(stack: str) -> None:
         if isinstance(value, str):
             assert value in ("advisory", "mandatory", "disabled")
             continue
-        schema = {"type": "object", "properties": {k: dict(v) for k, v in policy.config.items()},
+        declared = policy.schema()
+        schema = {"type": "object", "properties": dict(declared.properties) if declared else {},
                   "additionalProperties": False}
         jsonschema.validate({k: v for k, v in value.items() if k != "enforcementLevel"}, schema)
         policy.settings(value)

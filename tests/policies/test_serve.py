@@ -26,6 +26,7 @@ from gate.project import load_project, load_stack_config
 from gate.render import PROVIDER_PREFIX, render
 from policies import _serve
 from policies import _tokens as T
+from policies._meta import reset_waiver_ledger
 from policies.registry import PACK_NAME, build_policies
 
 from .harness import UNKNOWN, Res, analyze_request, analyze_stack_request
@@ -55,6 +56,15 @@ def _extra_policies() -> list[Policy]:
     ]
 
 
+def _same(call: str, request: Any, stock: Any, shared: Any) -> tuple[Any, Any]:
+    """Both servicers' answers to one request, each from a fresh waiver ledger (process state of the pack)."""
+    reset_waiver_ledger()
+    a = getattr(shared, call)(request, None)
+    reset_waiver_ledger()
+    b = getattr(stock, call)(request, None)
+    return a, b
+
+
 def _pair(config: dict[str, Any] | None = None) -> tuple[Any, Any]:
     servicers = []
     for cls in (_PolicyAnalyzerServicer, _serve.SharedArgsServicer):
@@ -71,19 +81,21 @@ def _pair(config: dict[str, Any] | None = None) -> tuple[Any, Any]:
 def test_analyze_answers_like_the_stock_servicer(case: Any) -> None:
     stock, shared = _pair({case.policy: case.config} if case.config else None)
     request = analyze_request(case.type, case.props, protect=case.protect)
-    assert shared.Analyze(request, None) == stock.Analyze(request, None)
+    a, b = _same("Analyze", request, stock, shared)
+    assert a == b
 
 
 def test_unknown_value_disabled_policy_and_remediation_only_policy_answer_alike() -> None:
     stock, shared = _pair({"kms-key-rotation": "disabled"})
     for props in ({"name": UNKNOWN}, {"name": "jobs"}):
         request = analyze_request(T.SQS_QUEUE, props)
-        answer = shared.Analyze(request, None)
-        assert answer == stock.Analyze(request, None)
+        a, b = _same("Analyze", request, stock, shared)
+        assert a == b
     assert any("during preview" in d.message for d in shared.Analyze(analyze_request(T.SQS_QUEUE, {"name": UNKNOWN}),
                                                                      None).diagnostics)
     key = analyze_request(T.KMS_KEY, {})
-    assert shared.Analyze(key, None) == stock.Analyze(key, None)
+    a, b = _same("Analyze", key, stock, shared)
+    assert a == b
     assert not [d for d in shared.Analyze(key, None).diagnostics if d.policyName == "kms-key-rotation"]
 
 
@@ -98,8 +110,8 @@ def test_analyze_stack_links_and_answers_like_the_stock_servicer() -> None:
     ]
     stock, shared = _pair({"baseline-cloudtrail": {"ownsAccountBaseline": True}})
     request = analyze_stack_request(graph)
-    answer = shared.AnalyzeStack(request, None)
-    assert answer == stock.AnalyzeStack(request, None)
+    answer, expected = _same("AnalyzeStack", request, stock, shared)
+    assert answer == expected
     assert answer.not_applicable  # baseline policies other than the configured one
     assert [d for d in answer.diagnostics if d.policyName == "test-async-stack"]
 
@@ -116,10 +128,11 @@ def test_platform_stack_gets_identical_answers() -> None:
     one_per_type = {r.type: r for r in result.resources}
     for res in one_per_type.values():
         request = gate_analyze_request(res, providers)
-        assert shared.Analyze(request, None) == stock.Analyze(request, None), res.urn
+        a, b = _same("Analyze", request, stock, shared)
+        assert a == b, res.urn
     stack_request = gate_analyze_stack_request(result.resources, providers)
-    answer = shared.AnalyzeStack(stack_request, None)
-    assert answer == stock.AnalyzeStack(stack_request, None)
+    answer, expected = _same("AnalyzeStack", stack_request, stock, shared)
+    assert answer == expected
     assert len(answer.diagnostics) > len(result.resources)  # the async test policy reports every resource
 
 
