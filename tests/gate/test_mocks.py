@@ -24,3 +24,16 @@ def test_rds_and_sqs_get_the_outputs_programs_feed_onwards() -> None:
     assert db["resourceId"].startswith("db-")
     queue = _new("aws:sqs/queue:Queue", "q", {})
     assert queue["url"].startswith(f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT_ID}/")
+
+
+def test_outputs_every_create_returns_come_from_the_sdk_class() -> None:
+    # EventRule declares `name` as an output that is always set: autonamed, it is the physical id, and a
+    # target built from `rule.name` gets it (it resolved to None before, dropping the target's `rule`).
+    resource_id, state = GateMocks("eu-west-1").new_resource(
+        MockResourceArgs("aws:cloudwatch/eventRule:EventRule", "orders", {"eventBusName": "bus"}, "", "", True))
+    assert state["name"] == resource_id and resource_id.startswith("orders-")
+    assert state["arn"] == f"arn:aws:events:eu-west-1:{ACCOUNT_ID}:rule/{resource_id}"
+    assert state["eventBusName"] == "bus"  # inputs stay as given
+    fn = _new("aws:lambda/function:Function", "api", {"name": "api-fn", "runtime": "python3.12"})
+    assert fn["name"] == "api-fn" and fn["qualifiedArn"].startswith("arn:aws:lambda:eu-west-1:")
+    assert "vpcConfig" not in fn  # optional outputs are not invented
