@@ -137,6 +137,10 @@ def resource_class_for(type_token: str, version: str = "") -> type | None:
     """The SDK's class for a resource type token, from the resource modules the SDK registers."""
     package, _, rest = type_token.partition(":")
     module_path, _, _member = rest.rpartition(":")
+    try:  # the SDK registers its resource modules on import (a program has imported it already)
+        importlib.import_module("pulumi_" + package.replace("-", "_"))
+    except ImportError:
+        return None
     module = rpc.get_resource_module(package, module_path, version)
     info = getattr(module, "mod_info", None)  # pulumi-generated SDKs (pulumi_aws._utilities.Module)
     if not isinstance(info, dict) or type_token not in info.get("classes", {}):
@@ -384,6 +388,27 @@ class InvokeResponder:
 
     def _policy_document(self, args: dict) -> dict:
         return policy_document(args)
+
+
+def created_outputs(type_token: str, resource_id: str, region: str, state: dict[str, Any]) -> dict[str, Any]:
+    """After a create (`pulumi up`), the outputs the provider always returns — the non-optional output
+    properties of the resource's SDK class — that `state` lacks, shaped like data-source results: the
+    autonamed `name` is the physical id, ids and ARNs are in the service's format.  A program that feeds
+    `rule.name` or `function.qualified_arn` into another resource then gets a value, as with the engine,
+    instead of None (which would drop the input it feeds)."""
+    cls = resource_class_for(type_token)
+    if cls is None:
+        return {}
+    _, module, kind = aws_formats.token_parts(type_token)
+    context = _Context(region=region, module=module, kind=kind, args=state, seed=type_token + resource_id)
+    out: dict[str, Any] = {}
+    for wire, (_, annotation) in output_fields(cls).items():
+        if wire in state or wire in ("id", "urn"):
+            continue
+        hint, optional = _optional(annotation)
+        if not optional:
+            out[wire] = resource_id if wire == "name" else context.value(hint, wire, f".{wire}", 0)
+    return out
 
 
 _LOCAL: dict[str, Callable[[InvokeResponder, dict], dict]] = {

@@ -12,7 +12,7 @@ from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs, Mocks
 
 from gate import aws_formats
 from gate.aws_formats import ACCOUNT_ID
-from gate.invokes import InvokeFixtures, InvokeResponder
+from gate.invokes import InvokeFixtures, InvokeResponder, created_outputs
 
 DEFAULT_REGION = "us-east-1"
 __all__ = ["ACCOUNT_ID", "DEFAULT_REGION", "GateMocks", "computed_outputs", "mock_arn", "mock_id"]
@@ -34,6 +34,8 @@ class GateMocks(Mocks):
         name = str(state["name"]) if isinstance(state.get("name"), str) else resource_id
         state.setdefault("arn", aws_formats.arn_for_type(args.typ, self.region, resource_id=resource_id, name=name))
         for key, value in computed_outputs(args.typ, resource_id, self.region, state).items():
+            state.setdefault(key, value)
+        for key, value in created_outputs(args.typ, resource_id, self.region, state).items():
             state.setdefault(key, value)
         return resource_id, state
 

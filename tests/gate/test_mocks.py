@@ -26,6 +26,19 @@ def test_rds_and_sqs_get_the_outputs_programs_feed_onwards() -> None:
     assert queue["url"].startswith(f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT_ID}/")
 
 
+def test_outputs_every_create_returns_come_from_the_sdk_class() -> None:
+    # EventRule declares `name` as an output that is always set: autonamed, it is the physical id, and a
+    # target built from `rule.name` gets it (it resolved to None before, dropping the target's `rule`).
+    resource_id, state = GateMocks("eu-west-1").new_resource(
+        MockResourceArgs("aws:cloudwatch/eventRule:EventRule", "orders", {"eventBusName": "bus"}, "", "", True))
+    assert state["name"] == resource_id and resource_id.startswith("orders-")
+    assert state["arn"] == f"arn:aws:events:eu-west-1:{ACCOUNT_ID}:rule/{resource_id}"
+    assert state["eventBusName"] == "bus"  # inputs stay as given
+    fn = _new("aws:lambda/function:Function", "api", {"name": "api-fn", "runtime": "python3.12"})
+    assert fn["name"] == "api-fn" and fn["qualifiedArn"].startswith("arn:aws:lambda:eu-west-1:")
+    assert "vpcConfig" not in fn  # optional outputs are not invented
+
+
 def test_a_resource_named_by_the_provider_gets_its_name() -> None:
     # A DB placed with `db_subnet_group_name=group.name` must not lose the input when the name is autonamed,
     # nor a recorder status `name=recorder.name` when the recorder takes the provider's default name.
