@@ -199,15 +199,19 @@ def run_floor(mode: str, program: Path, pack: Path) -> None:
         pack_meta,
         read_pack_manifest,
     )
+    from gate.invokes import InvokeFixtures
     from gate.model import MODES, PREVIEW
     from gate.pipeline import pack_configs
     from gate.project import load_project, load_stack_config
     from gate.render import PROVIDER_PREFIX, render
+    from gate.stack_references import StackReferenceFixtures
 
     pack_args = _load_pack(pack)
     policies = pack_args["policies"]
     manifest_version, _ = read_pack_manifest(pack)
     project = load_project(program)
+    invoke_fixtures = InvokeFixtures.for_program(program)  # the program's own, as the gate loads them
+    stack_references = StackReferenceFixtures.for_program(program)
     render_seconds = policy_seconds = 0.0
     diagnostics = 0
     for stack, run_mode in ((stack, m) for stack in project.stack_names() for m in MODES):
@@ -222,7 +226,8 @@ def run_floor(mode: str, program: Path, pack: Path) -> None:
         servicer.ConfigureStack(configure_stack_request(config, project.name, "organization", preview), None)
         servicer.Configure(configure_request(pack_configs(stack, [meta], [pack], [])[0][2]), None)
         t1 = time.perf_counter()
-        result = render(program, stack, config=config, project=project, preview=preview)
+        result = render(program, stack, config=config, project=project, preview=preview,
+                        invoke_fixtures=invoke_fixtures, stack_references=stack_references)
         gc.freeze()  # as `python -m gate` does after each render (see gate.cli.main)
         result.raise_for_errors()
         t2 = time.perf_counter()

@@ -218,10 +218,8 @@ def run(args: argparse.Namespace, *, freeze_heap: bool = False) -> GateReport:
     explicit = [(p, read_config_file(p)) for p in args.policy_pack_config]
     modes = MODES if args.mode == "both" and not args.update else (UPDATE,) if args.update else (args.mode,)
     # The program's own fixtures (.gate/ beside Pulumi.yaml) unless files are given.
-    invoke_file = args.invoke_fixtures or _existing(program / ".gate" / "invokes.yaml")
-    references_file = args.stack_reference_fixtures or _existing(program / ".gate" / "stack-references.yaml")
-    invoke_fixtures = InvokeFixtures.load(invoke_file) if invoke_file else None
-    stack_references = StackReferenceFixtures.load(references_file) if references_file else None
+    invoke_fixtures = InvokeFixtures.for_program(program, args.invoke_fixtures)
+    stack_references = StackReferenceFixtures.for_program(program, args.stack_reference_fixtures)
 
     pack_metas: dict[str, PackMeta] = {}
     with EngineServer() as engine, ExitStack() as cleanup:
@@ -306,10 +304,6 @@ def _locator(program: Path, stack: str) -> Callable[[CapturedResource], tuple[st
         return _relative(program / f"Pulumi.{stack}.yaml"), 1
 
     return locate
-
-
-def _existing(path: Path) -> Path | None:
-    return path if path.is_file() else None
 
 
 def _place(location: SourceLocation | None) -> tuple[str, int]:

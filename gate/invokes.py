@@ -217,6 +217,12 @@ class InvokeFixtures:
         self.source = source
 
     @classmethod
+    def for_program(cls, program: Path, given: Path | None = None) -> InvokeFixtures | None:
+        """The given file, else the program's own `.gate/invokes.yaml` when it exists."""
+        path = given or program / ".gate" / "invokes.yaml"
+        return cls.load(path) if given or path.is_file() else None
+
+    @classmethod
     def load(cls, path: Path) -> InvokeFixtures:
         try:
             doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - safe loader

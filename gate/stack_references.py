@@ -37,6 +37,12 @@ class StackReferenceFixtures:
         self.source = source
 
     @classmethod
+    def for_program(cls, program: Path, given: Path | None = None) -> StackReferenceFixtures | None:
+        """The given file, else the program's own `.gate/stack-references.yaml` when it exists."""
+        path = given or program / ".gate" / "stack-references.yaml"
+        return cls.load(path) if given or path.is_file() else None
+
+    @classmethod
     def load(cls, path: Path) -> StackReferenceFixtures:
         try:
             doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 - safe loader
