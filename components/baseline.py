@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from components import cis_filters
 from components._iam import policy_document, service_trust_policy, service_trust_statement
 from components._naming import physical_name, trail_name
+from components.log_bucket import access_log_bucket_policy, deny_insecure_transport, hardened_bucket
 from components.ownership import baseline_options
 from components.settings import Settings
 
@@ -74,43 +75,6 @@ CONFIG_RULE_PARAMETERS: dict[str, dict[str, str]] = {
     },
 }
 
-IA_AFTER_DAYS = 30  # S3 charges STANDARD_IA for at least 30 days; earlier transitions are refused
-GLACIER_AFTER_DAYS = 90
-
-
-def lifecycle_rule(expiration_days: int) -> aws.s3.BucketLifecycleConfigurationRuleArgsDict:
-    """Archive logs to cheaper storage classes, then expire them (and overwritten/deleted versions) per env.
-
-    A transition on or after the expiration day is skipped: S3 rejects such rules.
-    """
-    transitions: list[aws.s3.BucketLifecycleConfigurationRuleTransitionArgsDict] = [
-        {"days": days, "storage_class": storage_class}
-        for days, storage_class in ((IA_AFTER_DAYS, "STANDARD_IA"), (GLACIER_AFTER_DAYS, "GLACIER"))
-        if days < expiration_days
-    ]
-    return {
-        "id": "archive-then-expire",
-        "status": "Enabled",
-        "filter": {"prefix": ""},  # every object
-        "transitions": transitions,
-        "expiration": {"days": expiration_days},
-        # Versions replaced or deleted (e.g. by someone covering their tracks) are kept as long as live logs.
-        "noncurrent_version_expiration": {"noncurrent_days": expiration_days},
-        "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-    }
-
-
-def _deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
 def trail_bucket_policy(bucket_arn: str, account_id: str, trail_arn: str) -> dict[str, Any]:
     """CloudTrail (this trail only) and AWS Config (this account only) deliver; nobody uses plain HTTP."""
     return {
@@ -160,28 +124,7 @@ def trail_bucket_policy(bucket_arn: str, account_id: str, trail_arn: str) -> dic
                     "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": account_id}
                 },
             },
-            _deny_insecure_transport(bucket_arn),
-        ],
-    }
-
-
-def access_log_bucket_policy(bucket_arn: str, account_id: str, source_bucket_arn: str) -> dict[str, Any]:
-    """S3 server access logging (for the trail bucket only) writes here; nobody uses plain HTTP."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "S3ServerAccessLogsPolicy",
-                "Effect": "Allow",
-                "Principal": {"Service": "logging.s3.amazonaws.com"},
-                "Action": "s3:PutObject",
-                "Resource": f"{bucket_arn}/*",
-                "Condition": {
-                    "ArnLike": {"aws:SourceArn": source_bucket_arn},
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                },
-            },
-            _deny_insecure_transport(bucket_arn),
+            deny_insecure_transport(bucket_arn),
         ],
     }
 
@@ -259,55 +202,11 @@ class AccountBaseline(pulumi.ComponentResource):
         prefix, region = self._settings.name_prefix, self._settings.region
         return account_id.apply(lambda acct: physical_name(prefix, f"{purpose}-{acct}-{region}", 63).lower())
 
-    # ---- hardened bucket -------------------------------------------------------------------------------
     def _hardened_bucket(self, label: str, bucket_name: pulumi.Output[str],
                          sse: aws.s3.BucketServerSideEncryptionConfigurationRuleArgsDict
                          ) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
-        """A bucket with public access blocked, ACLs disabled, versioning, default encryption and lifecycle.
-
-        Returns the bucket and the configuration resources a bucket policy must wait for (S3 rejects a policy
-        racing the public access block with "OperationAborted: conflicting conditional operation").
-        """
-        s, name = self._settings, self._name
-        child = self._owned()
-        bucket = aws.s3.Bucket(
-            f"{name}-{label}",
-            bucket=bucket_name,
-            # No force_destroy: the account's audit trail outlives any stack (the bucket is retained anyway).
-            opts=self._owned(),
-        )
-        pab = aws.s3.BucketPublicAccessBlock(
-            f"{name}-{label}-pab",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            f"{name}-{label}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},  # ACLs off: the bucket policy alone decides
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-{label}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-{label}-sse", bucket=bucket.id, rules=[sse], opts=child
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-{label}-lifecycle",
-            bucket=bucket.id,
-            rules=[lifecycle_rule(s.log_retention_days)],
-            # S3 rejects lifecycle rules on versions until versioning is configured.
-            opts=self._owned(depends_on=[versioning]),
-        )
-        return bucket, [pab, ownership]
+        # No force_destroy: the account's audit trail outlives any stack (the bucket is retained anyway).
+        return hardened_bucket(self._name, label, bucket_name, sse, self._settings.log_retention_days, self._owned)
 
     # ---- CloudTrail ------------------------------------------------------------------------------------
     def _trail(self, args: AccountBaselineArgs, account_id: pulumi.Output[str],

@@ -28,7 +28,8 @@ def _root_statement(account_id: str) -> dict[str, Any]:
     }
 
 
-def logs_key_policy(account_id: str, region: str, trail: str, alert_topic: str) -> dict[str, Any]:
+def logs_key_policy(account_id: str, region: str, trail: str, alert_topic: str, log_delivery: bool = False
+                    ) -> dict[str, Any]:
     """CloudWatch Logs, CloudTrail, and the publishers of the encrypted alert topic ``alert_topic`` (CloudWatch
     alarms, EventBridge rules).
 
@@ -104,7 +105,24 @@ def logs_key_policy(account_id: str, region: str, trail: str, alert_topic: str) 
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             },
             eventbridge_topic_statement(alert_topic_arn(account_id, region, alert_topic)),
+            *([log_delivery_statement(account_id, region)] if log_delivery else []),
         ],
+    }
+
+
+def log_delivery_statement(account_id: str, region: str) -> dict[str, Any]:
+    """Vended-log delivery (VPC flow logs to S3) encrypts into the SSE-KMS log bucket: the statement of the CloudWatch
+    Logs guide ("Logs sent to Amazon S3", bucket server-side encryption), for this account's deliveries only."""
+    return {
+        "Sid": "LogDeliveryEncryptsToBucket",
+        "Effect": "Allow",
+        "Principal": {"Service": "delivery.logs.amazonaws.com"},
+        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account_id}:*"},
+        },
     }
 
 
@@ -195,7 +213,8 @@ class Encryption(pulumi.ComponentResource):
         policies: dict[str, Callable[[str], dict[str, Any]]] = {
             "data": lambda acct: data_key_policy(acct, s.region, order_bus_name(s.name_prefix)),
             "logs": lambda acct: logs_key_policy(
-                acct, s.region, trail_name(s.name_prefix), alert_topic_name(s.name_prefix)
+                acct, s.region, trail_name(s.name_prefix), alert_topic_name(s.name_prefix),
+                log_delivery=s.flow_log_destination == "s3",
             ),
             "secrets": secrets_key_policy,
         }

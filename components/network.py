@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components._cidr import plan_tiers
 from components._iam import policy_document, service_trust_policy
+from components.log_bucket import access_log_bucket_policy, deny_insecure_transport, hardened_bucket
 from components.settings import Settings
 
 DB_PORT = 5432
@@ -19,9 +23,47 @@ HTTPS = 443
 # and nothing listens on 3389 - no security group admits inbound traffic from the internet and a NAT gateway drops
 # unsolicited inbound connections. Recorded in README ("EC2.21") and in the pack config of every stack.
 EPHEMERAL_RANGES = ((1024, 65535),)
-INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "sqs", "events", "kms", "logs", "sts")
+# Interface endpoints (one ENI per AZ, billed per hour) only for the AWS APIs code inside the VPC calls: PutEvents
+# (api, reconcile) and GetSecretValue (worker, bootstrap). Lambda's own work does not cross the VPC: the SQS event
+# source mapping polls from the Lambda service, logs are shipped by the runtime, environment variables are
+# decrypted before the code runs, Secrets Manager and EventBridge call KMS server-side, and RDS IAM auth tokens are
+# signed locally. tests/components/test_endpoints.py derives this list from the functions' source.
+INTERFACE_ENDPOINT_SERVICES = ("events", "secretsmanager")
 GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
 ANYWHERE = "0.0.0.0/0"
+
+
+def flow_log_bucket_policy(bucket_arn: str, account_id: str, region: str) -> dict[str, Any]:
+    """Log delivery writes this account's flow logs (the VPC guide's statements), nothing else; TLS only."""
+    source = {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:logs:{region}:{account_id}:*"},
+    }
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSLogDeliveryWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/AWSLogs/{account_id}/*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id, "s3:x-amz-acl": "bucket-owner-full-control"},
+                    "ArnLike": source["ArnLike"],
+                },
+            },
+            {
+                "Sid": "AWSLogDeliveryAclCheck",
+                "Effect": "Allow",
+                "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+                "Resource": bucket_arn,
+                "Condition": source,
+            },
+            deny_insecure_transport(bucket_arn),
+        ],
+    }
 
 
 @dataclass
@@ -45,7 +87,7 @@ class Network(pulumi.ComponentResource):
     admitted), the VPC's default security group and NACL adopted with no rules, least-privilege security groups per
     role built from standalone rule resources, flow logs (ALL) to a KMS-encrypted log group, gateway endpoints (S3,
     DynamoDB) on the private and isolated route tables and interface endpoints (private DNS) for the AWS APIs the
-    functions call.
+    functions call (and only those).
     """
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -54,7 +96,14 @@ class Network(pulumi.ComponentResource):
         self._name = name
         child = pulumi.ResourceOptions(parent=self)
         plan = plan_tiers(s.vpc_cidr, s.az_count)
-        azs = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self)).names
+        # Availability Zones only: an opted-in Local Zone is also "available", and a subnet there would carry a tier
+        # (and its NAT or database) in a zone with a fraction of the services (provider docs: "Only Availability
+        # Zones (no Local Zones)").
+        azs = aws.get_availability_zones(
+            state="available",
+            filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+            opts=pulumi.InvokeOptions(parent=self),
+        ).names
         if len(azs) < s.az_count:
             raise ValueError(f"azCount: {s.az_count} AZs requested but region {s.region} offers {len(azs)}")
         azs = azs[: s.az_count]
@@ -145,7 +194,7 @@ class Network(pulumi.ComponentResource):
 
         self._nacls(plan.public, plan.app, plan.data)
         self._security_groups()
-        self.flow_log_group = self._flow_logs(args)
+        self._flow_logs(args)
         self._endpoints(s)
 
         self.register_outputs(
@@ -258,7 +307,31 @@ class Network(pulumi.ComponentResource):
         )
 
     # ---- flow logs -------------------------------------------------------------------------------------
-    def _flow_logs(self, args: NetworkArgs) -> aws.cloudwatch.LogGroup:
+    def _flow_logs(self, args: NetworkArgs) -> None:
+        """ALL traffic, to a KMS-encrypted log group or (``flowLogDestination: s3``) a hardened bucket."""
+        self.flow_log_group: aws.cloudwatch.LogGroup | None = None
+        self.flow_log_bucket: aws.s3.Bucket | None = None
+        role_arn: pulumi.Output[str] | None = None
+        if args.settings.flow_log_destination == "s3":
+            self.flow_log_bucket, ready = self._flow_log_bucket(args)
+            destination = self.flow_log_bucket.arn  # no role: log delivery writes under the bucket policy
+        else:
+            self.flow_log_group, ready, role_arn = self._flow_log_group(args)
+            destination = self.flow_log_group.arn
+        aws.ec2.FlowLog(
+            f"{self._name}-flow-log",
+            vpc_id=self.vpc.id,
+            traffic_type="ALL",
+            log_destination_type=args.settings.flow_log_destination,
+            log_destination=destination,
+            iam_role_arn=role_arn,
+            max_aggregation_interval=60,
+            # Delivery is checked when the flow log is created: the role or bucket policy must exist first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=ready),
+        )
+
+    def _flow_log_group(self, args: NetworkArgs) -> tuple[aws.cloudwatch.LogGroup, list[pulumi.Resource],
+                                                             pulumi.Output[str]]:
         name, s = self._name, args.settings
         child = pulumi.ResourceOptions(parent=self)
         group = aws.cloudwatch.LogGroup(
@@ -278,25 +351,66 @@ class Network(pulumi.ComponentResource):
             policy=group.arn.apply(
                 lambda arn: policy_document(
                     {
+                        "Sid": "WriteFlowLogGroup",
                         "Effect": "Allow",
                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                         "Resource": [arn, f"{arn}:*"],
-                    }
+                    },
+                    {
+                        # In the VPC guide's list for this role; the action has no resource-level permission.
+                        "Sid": "FindLogGroup",
+                        "Effect": "Allow",
+                        "Action": "logs:DescribeLogGroups",
+                        "Resource": "*",
+                    },
                 )
             ),
             opts=child,
         )
-        aws.ec2.FlowLog(
-            f"{name}-flow-log",
-            vpc_id=self.vpc.id,
-            traffic_type="ALL",
-            log_destination_type="cloud-watch-logs",
-            log_destination=group.arn,
-            iam_role_arn=role.arn,
-            max_aggregation_interval=60,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        return group, [policy], role.arn
+
+    def _flow_log_bucket(self, args: NetworkArgs) -> tuple[aws.s3.Bucket, list[pulumi.Resource]]:
+        """The hardened bucket (SSE-KMS with the logs key, versioned, lifecycle to the retention, TLS only) and its
+        server access log bucket; the bucket policy admits log delivery for this account's flow logs only."""
+        name, s = self._name, args.settings
+        keep = s.production  # stateful: protected where the stack protects its data (prod)
+
+        def options(depends_on: Sequence[pulumi.Resource]) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, protect=keep, depends_on=list(depends_on))
+
+        # Server access logs cannot land in an SSE-KMS bucket, so their bucket uses SSE-S3 (request metadata only).
+        access, access_ready = hardened_bucket(
+            name, "flow-logs-access", None, {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}},
+            s.log_retention_days, options)
+        bucket, ready = hardened_bucket(
+            name, "flow-logs-bucket", None,
+            {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                         "kms_master_key_id": args.logs_key.arn},
+             "bucket_key_enabled": True},
+            s.log_retention_days, options)
+        account_id = pulumi.Output.from_input(args.account_id)
+        access_policy = aws.s3.BucketPolicy(
+            f"{name}-flow-logs-access-policy",
+            bucket=access.id,
+            policy=pulumi.Output.all(access.arn, account_id, bucket.arn).apply(
+                lambda v: json.dumps(access_log_bucket_policy(v[0], v[1], v[2]))),
+            opts=options(access_ready),
         )
-        return group
+        aws.s3.BucketLogging(
+            f"{name}-flow-logs-bucket-logging",
+            bucket=bucket.id,
+            target_bucket=access.id,
+            target_prefix="flow-logs-bucket/",
+            opts=options([access_policy]),
+        )
+        policy = aws.s3.BucketPolicy(
+            f"{name}-flow-logs-bucket-policy",
+            bucket=bucket.id,
+            policy=pulumi.Output.all(bucket.arn, account_id).apply(
+                lambda v: json.dumps(flow_log_bucket_policy(v[0], v[1], s.region))),
+            opts=options(ready),
+        )
+        return bucket, [policy]
 
     # ---- endpoints -------------------------------------------------------------------------------------
     def _endpoints(self, s: Settings) -> None:

@@ -102,7 +102,8 @@ class SecureApiPlatform(pulumi.ComponentResource):
                     "endpoints": self.network.endpoint_security_group.id,
                     "database": self.network.database_security_group.id,
                 },
-                "flow_log_group": self.network.flow_log_group.name,
+                "flow_log_group": group.name if (group := self.network.flow_log_group) else None,
+                "flow_log_bucket": bucket.bucket if (bucket := self.network.flow_log_bucket) else None,
             },
             "backend": {
                 "db_instance_id": self.backend.db.identifier,

@@ -73,6 +73,7 @@ class Settings(BaseModel):
     vpc_cidr: str = Field(alias="vpcCidr")
     az_count: int = Field(alias="azCount", ge=2, le=MAX_AZS)
     nat_gateways: Literal["single", "per-az"] = Field(alias="natGateways")
+    flow_log_destination: Literal["cloud-watch-logs", "s3"] = Field(alias="flowLogDestination")
 
     # encryption and logs
     kms_deletion_window_days: int = Field(alias="kmsDeletionWindowDays", ge=7, le=30)
